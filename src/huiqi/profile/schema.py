@@ -1,0 +1,210 @@
+"""The enterprise profile (企业画像): the contract of ARCHITECTURE.md as pydantic models.
+
+``FIELDS`` is the single description of every field (type, Chinese label, unit,
+allowed values); the rules type-checker, the SQL table schema and the explanations all
+read it, so a field is declared once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from huiqi.profile import industry as _industry
+from huiqi.profile import uscc as _uscc
+
+FieldKind = Literal["string", "integer", "money", "date", "list"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    name: str
+    kind: FieldKind
+    label: str  # 中文名称
+    unit: str = ""
+    values: tuple[str, ...] = ()  # allowed values of an enumerated field (or of a list's items)
+    value_labels: tuple[str, ...] = ()
+
+    def label_of(self, value: str) -> str:
+        if value in self.values and self.value_labels:
+            return self.value_labels[self.values.index(value)]
+        return value
+
+
+FIELDS: dict[str, FieldSpec] = {
+    f.name: f
+    for f in (
+        FieldSpec("uscc", "string", "统一社会信用代码"),
+        FieldSpec("name", "string", "企业名称"),
+        FieldSpec("region", "string", "所在地区（行政区划代码）"),
+        FieldSpec("industry", "string", "所属行业（GB/T 4754-2017）"),
+        FieldSpec("registered_on", "date", "成立日期"),
+        FieldSpec("employees", "integer", "从业人数", "人"),
+        FieldSpec("revenue", "money", "上年营业收入", "元"),
+        FieldSpec("total_assets", "money", "资产总额", "元"),
+        FieldSpec("taxable_income", "money", "上年应纳税所得额", "元"),
+        FieldSpec("rd_expense", "money", "上年研发费用", "元"),
+        FieldSpec(
+            "taxpayer_type",
+            "string",
+            "增值税纳税人类型",
+            values=("small_scale", "general"),
+            value_labels=("小规模纳税人", "一般纳税人"),
+        ),
+        FieldSpec("monthly_sales", "money", "月销售额", "元"),
+        FieldSpec(
+            "certifications",
+            "list",
+            "企业资质",
+            values=("high_tech", "tech_sme", "specialized_new", "little_giant"),
+            value_labels=("高新技术企业", "科技型中小企业", "专精特新中小企业", "专精特新“小巨人”企业"),
+        ),
+        FieldSpec(
+            "credit_rating",
+            "string",
+            "纳税信用等级",
+            values=("A", "B", "M", "C", "D"),
+            value_labels=("A级", "B级", "M级", "C级", "D级"),
+        ),
+    )
+}
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2, allow_inf_nan=False)]
+Certification = Literal["high_tech", "tech_sme", "specialized_new", "little_giant"]
+
+
+class Profile(BaseModel):
+    """One enterprise's facts. Every field is optional; ``None`` means unknown, never 0."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    uscc: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=200)
+    region: str | None = Field(None, pattern=r"^\d{6}$")
+    industry: str | None = None
+    registered_on: dt.date | None = None
+    employees: int | None = Field(None, ge=0, le=10_000_000, strict=False)
+    revenue: Money | None = None
+    total_assets: Money | None = None
+    taxable_income: Money | None = None
+    rd_expense: Money | None = None
+    taxpayer_type: Literal["small_scale", "general"] | None = None
+    monthly_sales: Money | None = None
+    certifications: list[Certification] | None = None
+    credit_rating: Literal["A", "B", "M", "C", "D"] | None = None
+
+    @field_validator("uscc")
+    @classmethod
+    def _uscc(cls, v: str | None) -> str | None:
+        return None if v is None else _uscc.normalize(v)
+
+    @field_validator("industry")
+    @classmethod
+    def _industry(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        code = v.upper()
+        if not _industry.CODE_PATTERN.match(code):
+            raise ValueError(
+                "应为门类字母加2–4位数字，如 C、C39、C3911 / "
+                "must be a section letter optionally followed by 2-4 digits"
+            )
+        if _industry.lookup(code) is None:
+            raise ValueError(f"GB/T 4754-2017 中没有代码 {code} / {code} is not a GB/T 4754-2017 code")
+        return code
+
+    @field_validator("certifications")
+    @classmethod
+    def _unique(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else sorted(set(v))
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Profile:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError("企业画像不能为空 / the profile must not be empty")
+        return self
+
+    def facts(self) -> dict[str, Any]:
+        """Field name → value, ``None`` for every unknown field (the evaluators' input)."""
+        return {name: getattr(self, name) for name in FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    field: str  # dotted path, e.g. "certifications.0"; "" for the whole profile
+    message_zh: str
+    message_en: str
+
+    @property
+    def label(self) -> str:
+        spec = FIELDS.get(self.field.split(".")[0])
+        return f"{spec.label}（{self.field}）" if spec else (self.field or "企业画像")
+
+    def __str__(self) -> str:
+        return f"{self.label}：{self.message_zh} / {self.field or 'profile'}: {self.message_en}"
+
+
+class ProfileError(ValueError):
+    """Bad profile input; ``problems`` names every field that is wrong."""
+
+    def __init__(self, problems: list[FieldProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+_ZH = {
+    "missing": "缺少此项",
+    "extra_forbidden": "不是企业画像中的字段",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "int_type": "应为整数",
+    "decimal_parsing": "应为数字",
+    "decimal_type": "应为数字",
+    "decimal_max_places": "最多两位小数",
+    "decimal_max_digits": "数值过大",
+    "decimal_whole_digits": "数值过大",
+    "finite_number": "应为有限的数字",
+    "greater_than_equal": "不能为负数",
+    "less_than_equal": "数值过大",
+    "date_from_datetime_parsing": "应为日期，格式 YYYY-MM-DD",
+    "date_parsing": "应为日期，格式 YYYY-MM-DD",
+    "date_type": "应为日期，格式 YYYY-MM-DD",
+    "string_type": "应为文字",
+    "string_pattern_mismatch": "格式不对（应为6位数字的行政区划代码）",
+    "string_too_short": "不能为空",
+    "string_too_long": "过长",
+    "literal_error": "取值不在允许范围内",
+    "list_type": "应为列表",
+    "model_type": "应为 JSON 对象",
+    "dict_type": "应为 JSON 对象",
+}
+
+
+def _problem(err: Any) -> FieldProblem:
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    kind = err.get("type", "")
+    en = str(err.get("msg", kind))
+    if kind == "value_error":
+        # Our validators already write "中文 / English".
+        text = str(err.get("ctx", {}).get("error", en))
+        zh, _, en2 = text.partition(" / ")
+        return FieldProblem(loc, zh, en2 or en)
+    zh = _ZH.get(kind, "取值无效")
+    spec = FIELDS.get(loc.split(".")[0])
+    if kind == "literal_error" and spec and spec.values:
+        zh += "，可选：" + "、".join(f"{v}（{lab}）" for v, lab in zip(spec.values, spec.value_labels))
+    return FieldProblem(loc, zh, en)
+
+
+def parse_profile(data: Any) -> Profile:
+    """Validate raw JSON-like input; raise ProfileError naming every bad field."""
+    if not isinstance(data, dict):
+        raise ProfileError([FieldProblem("", "应为 JSON 对象", "the profile must be a JSON object")])
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError([_problem(e) for e in exc.errors()]) from None
