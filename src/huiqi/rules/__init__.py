@@ -1,0 +1,25 @@
+"""The rules core: policies as data, one rule language, compiled to Python and to SQL."""
+
+from huiqi.rules.library import (
+    Condition,
+    Evaluation,
+    Library,
+    LibraryError,
+    Policy,
+    Problem,
+    default_library_path,
+    lint_library,
+    load_library,
+)
+
+__all__ = [
+    "Condition",
+    "Evaluation",
+    "Library",
+    "LibraryError",
+    "Policy",
+    "Problem",
+    "default_library_path",
+    "lint_library",
+    "load_library",
+]

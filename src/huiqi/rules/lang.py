@@ -1,0 +1,441 @@
+"""The rule language: SQL expressions parsed by sqlglot, checked against the profile schema.
+
+One parsed tree (sqlglot's) is the single source of a rule. This module decides which
+part of SQL the language is, gives every node a type, and records which facts,
+variables and parameters an expression reads. The generators in ``pygen`` and
+``sqlgen`` only ever see trees that passed ``check``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from huiqi.profile import FIELDS
+
+NUMBER, STRING, DATE, BOOLEAN, LIST, NULL = "number", "string", "date", "boolean", "list", "null"
+TYPE_ZH = {NUMBER: "数值", STRING: "文字", DATE: "日期", BOOLEAN: "真假", LIST: "列表", NULL: "空值"}
+_KIND_TYPE = {"string": STRING, "integer": NUMBER, "money": NUMBER, "date": DATE, "list": LIST}
+
+#: Functions that are not sqlglot expression classes; name → (argument types, result type).
+FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "years_between": ((DATE, DATE), NUMBER),
+    "months_between": ((DATE, DATE), NUMBER),
+}
+MAX_SCALE = 6  # decimal places kept by every arithmetic step, in both backends
+
+
+class ExprError(ValueError):
+    """A rule expression that cannot be parsed or does not type-check."""
+
+    def __init__(self, message: str, *, name: str | None = None):
+        self.name = name  # the field, variable or parameter at fault, if any
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """Something an expression can name: a fact, a derived variable or a parameter."""
+
+    type: str
+    values: tuple[str, ...] = ()  # the allowed values of an enumerated string (or list items)
+
+
+@dataclass
+class Scope:
+    """What names mean while checking: profile fields, derived variables, parameters."""
+
+    variables: dict[str, Symbol] = field(default_factory=dict)
+    parameters: dict[str, Symbol] = field(default_factory=dict)
+
+    def column(self, name: str) -> tuple[str, Symbol]:
+        if name == "as_of":
+            return "as_of", Symbol(DATE)
+        if name in FIELDS:
+            spec = FIELDS[name]
+            return "field", Symbol(_KIND_TYPE[spec.kind], spec.values)
+        if name in self.variables:
+            return "variable", self.variables[name]
+        raise ExprError(f"未知的字段或变量 “{name}” / unknown field or variable '{name}'", name=name)
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A checked expression: the tree, its type and what it reads."""
+
+    text: str
+    tree: exp.Expression
+    type: str
+    values: tuple[str, ...]  # enumerated values of the result, when known
+    fields: frozenset[str]
+    variables: frozenset[str]
+    parameters: frozenset[str]
+
+
+def parse(text: str) -> exp.Expression:
+    try:
+        tree = sqlglot.parse_one(text, read="duckdb")
+    except ParseError as e:
+        raise ExprError(f"表达式无法解析 / cannot parse: {e.errors[0]['description'] if e.errors else e}") from None
+    if tree is None:
+        raise ExprError("表达式为空 / empty expression")
+    return tree
+
+
+def param_name(node: exp.Expression) -> str | None:
+    """The parameter named by ``param('...')``, or None if the node is not a param call."""
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "param":
+        args = node.expressions
+        if len(args) != 1 or not (isinstance(args[0], exp.Literal) and args[0].is_string):
+            raise ExprError("param() 需要一个参数名字符串 / param() takes one quoted name")
+        return str(args[0].this)
+    return None
+
+
+def decimal_literal(node: exp.Literal) -> Decimal:
+    try:
+        value = Decimal(str(node.this))
+    except InvalidOperation:
+        raise ExprError(f"无效数字 {node.this} / invalid number") from None
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_SCALE:
+        raise ExprError(f"数字 {node.this} 的小数位超过{MAX_SCALE}位 / more than {MAX_SCALE} decimal places")
+    return value
+
+
+def date_literal(node: exp.Cast) -> dt.date:
+    inner = node.this
+    if not (isinstance(inner, exp.Literal) and inner.is_string):
+        raise ExprError("日期只能写成 DATE 'YYYY-MM-DD' / dates are written DATE 'YYYY-MM-DD'")
+    try:
+        return dt.date.fromisoformat(str(inner.this))
+    except ValueError:
+        raise ExprError(f"无效日期 {inner.this} / invalid date") from None
+
+
+def like_is_prefix(pattern: str) -> bool:
+    return pattern.endswith("%") and not any(c in pattern[:-1] for c in "%_")
+
+
+class _Checker:
+    def __init__(self, scope: Scope):
+        self.scope = scope
+        self.fields: set[str] = set()
+        self.variables: set[str] = set()
+        self.parameters: set[str] = set()
+
+    def check(self, node: exp.Expression) -> Symbol:
+        handler: Callable[[exp.Expression], Symbol] | None = getattr(
+            self, "_" + type(node).__name__.lower(), None
+        )
+        if handler is None:
+            raise ExprError(
+                f"规则语言不支持 “{node.sql()}”（{type(node).__name__}） / not supported in the rule language"
+            )
+        return handler(node)
+
+    # --- leaves -------------------------------------------------------------
+    def _paren(self, n: exp.Expression) -> Symbol:
+        return self.check(n.this)
+
+    def _column(self, n: exp.Expression) -> Symbol:
+        if n.args.get("table"):
+            raise ExprError(f"不支持带前缀的名称 {n.sql()} / qualified names are not supported")
+        kind, sym = self.scope.column(n.name)
+        if kind == "field":
+            self.fields.add(n.name)
+        elif kind == "variable":
+            self.variables.add(n.name)
+        return sym
+
+    def _literal(self, n: exp.Expression) -> Symbol:
+        assert isinstance(n, exp.Literal)
+        if n.is_string:
+            return Symbol(STRING)
+        decimal_literal(n)
+        return Symbol(NUMBER)
+
+    def _boolean(self, n: exp.Expression) -> Symbol:
+        return Symbol(BOOLEAN)
+
+    def _null(self, n: exp.Expression) -> Symbol:
+        return Symbol(NULL)
+
+    def _cast(self, n: exp.Expression) -> Symbol:
+        assert isinstance(n, exp.Cast)
+        if n.to.this != exp.DataType.Type.DATE:
+            raise ExprError(f"不支持类型转换 {n.sql()} / casts are not supported (only DATE '…')")
+        date_literal(n)
+        return Symbol(DATE)
+
+    def _anonymous(self, n: exp.Expression) -> Symbol:
+        name = param_name(n)
+        if name is not None:
+            if name not in self.scope.parameters:
+                raise ExprError(f"未定义的参数 “{name}” / unknown parameter '{name}'", name=name)
+            self.parameters.add(name)
+            return self.scope.parameters[name]
+        fname = str(n.this).lower()
+        if fname not in FUNCTIONS:
+            raise ExprError(f"未知函数 {fname}() / unknown function")
+        arg_types, result = FUNCTIONS[fname]
+        args = n.expressions
+        if len(args) != len(arg_types):
+            raise ExprError(f"{fname}() 需要 {len(arg_types)} 个参数 / takes {len(arg_types)} arguments")
+        for a, t in zip(args, arg_types, strict=True):
+            self._expect(a, t, f"{fname}()")
+        return Symbol(result)
+
+    def _monthsbetween(self, n: exp.Expression) -> Symbol:
+        # sqlglot reads months_between(d1, d2) as MonthsBetween(this=d1, expression=d2).
+        self._expect(n.this, DATE, "months_between()")
+        self._expect(n.expression, DATE, "months_between()")
+        return Symbol(NUMBER)
+
+    # --- logic --------------------------------------------------------------
+    def _and(self, n: exp.Expression) -> Symbol:
+        self._expect(n.this, BOOLEAN, "AND")
+        self._expect(n.expression, BOOLEAN, "AND")
+        return Symbol(BOOLEAN)
+
+    _or = _and
+
+    def _not(self, n: exp.Expression) -> Symbol:
+        self._expect(n.this, BOOLEAN, "NOT")
+        return Symbol(BOOLEAN)
+
+    def _is(self, n: exp.Expression) -> Symbol:
+        if not isinstance(n.expression, exp.Null):
+            raise ExprError("只支持 IS NULL / IS NOT NULL / only IS [NOT] NULL is supported")
+        self.check(n.this)
+        return Symbol(BOOLEAN)
+
+    # --- comparisons ----------------------------------------------------------
+    def _compare(self, n: exp.Expression) -> Symbol:
+        left, right = self.check(n.this), self.check(n.expression)
+        self._same(left, right, n)
+        self._enum(left, n.expression)
+        self._enum(right, n.this)
+        return Symbol(BOOLEAN)
+
+    _eq = _neq = _gt = _gte = _lt = _lte = _compare
+
+    def _between(self, n: exp.Expression) -> Symbol:
+        t = self.check(n.this)
+        for bound in (n.args["low"], n.args["high"]):
+            self._same(t, self.check(bound), n)
+        return Symbol(BOOLEAN)
+
+    def _in(self, n: exp.Expression) -> Symbol:
+        if n.args.get("query") or n.args.get("unnest") or n.args.get("field"):
+            raise ExprError("IN 只支持值列表 / IN takes a list of values")
+        t = self.check(n.this)
+        for item in n.expressions:
+            self._same(t, self.check(item), n)
+            self._enum(t, item)
+        return Symbol(BOOLEAN)
+
+    def _like(self, n: exp.Expression) -> Symbol:
+        self._expect(n.this, STRING, "LIKE")
+        pattern = n.expression
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise ExprError("LIKE 的模式必须是字符串 / the LIKE pattern must be a quoted string")
+        if n.args.get("escape"):
+            raise ExprError("LIKE 不支持 ESCAPE / ESCAPE is not supported")
+        return Symbol(BOOLEAN)
+
+    def _arraycontains(self, n: exp.Expression) -> Symbol:
+        lst = self._expect(n.this, LIST, "contains()")
+        self._expect(n.expression, STRING, "contains()")
+        self._enum(lst, n.expression)
+        return Symbol(BOOLEAN)
+
+    def _contains(self, n: exp.Expression) -> Symbol:
+        return self._arraycontains(n)
+
+    # --- CASE -----------------------------------------------------------------
+    def _case(self, n: exp.Expression) -> Symbol:
+        if n.this is not None:
+            raise ExprError("请用 CASE WHEN 条件 THEN … 的写法 / write CASE WHEN cond THEN …")
+        results: list[Symbol] = []
+        for branch in n.args["ifs"]:
+            self._expect(branch.this, BOOLEAN, "CASE WHEN")
+            results.append(self.check(branch.args["true"]))
+        if n.args.get("default") is not None:
+            results.append(self.check(n.args["default"]))
+        return self._unify(results, n)
+
+    def _coalesce(self, n: exp.Expression) -> Symbol:
+        return self._unify([self.check(a) for a in [n.this, *n.expressions]], n)
+
+    # --- arithmetic -----------------------------------------------------------
+    def _arith(self, n: exp.Expression) -> Symbol:
+        self._expect(n.this, NUMBER, n.key.upper())
+        self._expect(n.expression, NUMBER, n.key.upper())
+        return Symbol(NUMBER)
+
+    _add = _sub = _mul = _div = _arith
+
+    def _neg(self, n: exp.Expression) -> Symbol:
+        self._expect(n.this, NUMBER, "-")
+        return Symbol(NUMBER)
+
+    def _least(self, n: exp.Expression) -> Symbol:
+        syms = [self.check(a) for a in [n.this, *n.expressions]]
+        sym = self._unify(syms, n)
+        if sym.type not in (NUMBER, DATE):
+            raise ExprError("LEAST/GREATEST 只用于数值或日期 / LEAST/GREATEST take numbers or dates")
+        return sym
+
+    _greatest = _least
+
+    def _unary_number(self, n: exp.Expression) -> Symbol:
+        self._expect(n.this, NUMBER, n.key.upper())
+        if n.args.get("decimals") is not None or n.args.get("expression") is not None:
+            raise ExprError(f"{n.key.upper()}() 只接受一个参数 / takes one argument")
+        return Symbol(NUMBER)
+
+    _floor = _ceil = _abs = _unary_number
+
+    def _round(self, n: exp.Expression) -> Symbol:
+        self._expect(n.this, NUMBER, "ROUND")
+        places = n.args.get("decimals")
+        if places is not None and not (
+            isinstance(places, exp.Literal) and not places.is_string and str(places.this).isdigit()
+        ):
+            raise ExprError("ROUND 的小数位必须是非负整数 / ROUND places must be a whole number")
+        return Symbol(NUMBER)
+
+    def _year(self, n: exp.Expression) -> Symbol:
+        self._expect(n.this, DATE, n.key.upper())
+        return Symbol(NUMBER)
+
+    _month = _day = _year
+
+    def _substring(self, n: exp.Expression) -> Symbol:
+        self._expect(n.this, STRING, "substr()")
+        for key in ("start", "length"):
+            arg = n.args.get(key)
+            if not (isinstance(arg, exp.Literal) and not arg.is_string and str(arg.this).isdigit()):
+                raise ExprError("substr() 的位置和长度必须是正整数 / substr() takes whole-number start and length")
+            if int(str(arg.this)) < 1:
+                raise ExprError("substr() 的位置和长度从1开始 / substr() start and length are ≥ 1")
+        return Symbol(STRING)
+
+    # --- helpers --------------------------------------------------------------
+    def _expect(self, node: exp.Expression, wanted: str, where: str) -> Symbol:
+        sym = self.check(node)
+        if sym.type not in (wanted, NULL):
+            raise ExprError(
+                f"{where} 需要{TYPE_ZH[wanted]}，但 “{node.sql()}” 是{TYPE_ZH[sym.type]} / "
+                f"{where} needs a {wanted}, '{node.sql()}' is a {sym.type}",
+                name=_name_of(node),
+            )
+        return sym
+
+    def _same(self, a: Symbol, b: Symbol, n: exp.Expression) -> None:
+        if NULL in (a.type, b.type):
+            return
+        if a.type != b.type or a.type == LIST:
+            raise ExprError(
+                f"“{n.sql()}” 比较了{TYPE_ZH[a.type]}和{TYPE_ZH[b.type]} / "
+                f"compares a {a.type} with a {b.type}",
+                name=_name_of(n.this),
+            )
+
+    def _unify(self, syms: list[Symbol], n: exp.Expression) -> Symbol:
+        known = [s for s in syms if s.type != NULL]
+        if not known:
+            return Symbol(NULL)
+        for s in known[1:]:
+            if s.type != known[0].type:
+                raise ExprError(
+                    f"“{n.sql()}” 的各分支类型不一致（{TYPE_ZH[known[0].type]}与{TYPE_ZH[s.type]}） / "
+                    "branches have different types"
+                )
+        values = tuple(dict.fromkeys(v for s in known for v in s.values))
+        return Symbol(known[0].type, values if all(s.values for s in known) else ())
+
+    def _enum(self, sym: Symbol, other: exp.Expression) -> None:
+        """A string literal compared with an enumerated value must be one of its values."""
+        if sym.values and isinstance(other, exp.Literal) and other.is_string:
+            if str(other.this) not in sym.values:
+                raise ExprError(
+                    f"“{other.this}” 不是允许的取值（{'、'.join(sym.values)}） / "
+                    f"'{other.this}' is not one of {', '.join(sym.values)}",
+                    name=str(other.this),
+                )
+
+
+def _name_of(node: exp.Expression) -> str | None:
+    col = node.find(exp.Column)
+    return col.name if col is not None else None
+
+
+def _literal_enum(tree: exp.Expression, sym: Symbol) -> tuple[str, ...]:
+    """A CASE that yields only string literals has those literals as its values."""
+    if sym.values:
+        return sym.values
+    if isinstance(tree, exp.Case) and sym.type == STRING:
+        outs = [b.args["true"] for b in tree.args["ifs"]] + [tree.args.get("default")]
+        lits = [o for o in outs if o is not None and not isinstance(o, exp.Null)]
+        if lits and all(isinstance(o, exp.Literal) and o.is_string for o in lits):
+            return tuple(dict.fromkeys(str(o.this) for o in lits))
+    return ()
+
+
+def check(text: str, scope: Scope, *, expect: str | None = None) -> Expr:
+    """Parse and type-check one expression; raise ExprError naming what is wrong."""
+    tree = parse(text)
+    checker = _Checker(scope)
+    sym = checker.check(tree)
+    if expect is not None and sym.type not in (expect, NULL):
+        raise ExprError(
+            f"应为{TYPE_ZH[expect]}表达式，实际是{TYPE_ZH[sym.type]} / "
+            f"must be a {expect} expression, is a {sym.type}"
+        )
+    return Expr(
+        text=text,
+        tree=tree,
+        type=sym.type,
+        values=_literal_enum(tree, sym),
+        fields=frozenset(checker.fields),
+        variables=frozenset(checker.variables),
+        parameters=frozenset(checker.parameters),
+    )
+
+
+def param_symbol(values: list[object]) -> Symbol:
+    """The type of a parameter from its dated values (all must agree)."""
+    types = {_value_type(v) for v in values}
+    if len(types) != 1:
+        raise ExprError("参数各时期取值类型不一致 / a parameter's values must all have one type")
+    return Symbol(types.pop())
+
+
+def _value_type(v: object) -> str:
+    if isinstance(v, bool):
+        return BOOLEAN
+    if isinstance(v, Decimal | int):
+        return NUMBER
+    if isinstance(v, dt.date):
+        return DATE
+    if isinstance(v, str):
+        return STRING
+    if isinstance(v, list | tuple):
+        return LIST
+    raise ExprError(f"不支持的参数值 {v!r} / unsupported parameter value")
+
+
+def transitive_fields(expr: Expr, variable_fields: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """Profile fields an expression reads, through the derived variables it uses."""
+    out = set(expr.fields)
+    for v in expr.variables:
+        out |= variable_fields[v]
+    return frozenset(out)

@@ -1,0 +1,489 @@
+"""The policy library: load YAML, check every expression, compile once, evaluate many times."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from huiqi.profile import FIELDS, Profile
+from huiqi.rules import lang, pygen, yamlfile
+from huiqi.rules.lang import BOOLEAN, NUMBER, Expr, ExprError, Scope, Symbol
+from huiqi.rules.model import ParameterDef, PolicyDef, VariableDef
+
+PARAMETERS_FILE = "_parameters.yaml"
+VARIABLES_FILE = "_variables.yaml"
+FIELD_BITS = {name: 1 << i for i, name in enumerate(FIELDS)}
+_CENT = Decimal("0.01")
+#: Enough digits that no intermediate step of a formula is rounded by the context itself.
+_CONTEXT = decimal.Context(prec=50, rounding=ROUND_HALF_UP)
+
+VerdictName = Literal["eligible", "ineligible", "undetermined"]
+
+
+def default_library_path() -> Path:
+    """HUIQI_POLICIES, else the library shipped in the wheel, else the repository's policies/."""
+    env = os.environ.get("HUIQI_POLICIES")
+    if env:
+        return Path(env)
+    bundled = Path(__file__).resolve().parent.parent / "_policies"
+    if bundled.is_dir():
+        return bundled
+    return Path(__file__).resolve().parents[3] / "policies"
+
+
+def field_names(bits: int) -> list[str]:
+    return [name for name, bit in FIELD_BITS.items() if bits & bit]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or worth a warning) in the library, with where it is."""
+
+    path: Path
+    line: int | None
+    message: str
+    severity: Literal["error", "warning"] = "error"
+    policy_id: str | None = None
+    expression: str | None = None
+    name: str | None = None  # the field, variable or parameter at fault
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        expr = f"\n    表达式 expression: {self.expression}" if self.expression else ""
+        return f"{where}: {self.severity}: {self.message}{expr}"
+
+
+class LibraryError(Exception):
+    """The library could not be loaded; ``problems`` lists every error found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    definition: ParameterDef
+    symbol: Symbol
+    path: Path
+
+    def at(self, as_of: dt.date) -> Any:
+        """The value in force on ``as_of`` (None before the first one)."""
+        chosen = None
+        for v in self.definition.values:
+            if v.valid_from <= as_of:
+                chosen = v
+        return None if chosen is None else chosen.value
+
+    def entry_at(self, as_of: dt.date) -> Any:
+        chosen = None
+        for v in self.definition.values:
+            if v.valid_from <= as_of:
+                chosen = v
+        return chosen
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    definition: VariableDef
+    expr: Expr
+    fields: frozenset[str]  # profile fields it reads, through other variables too
+
+
+@dataclass(frozen=True)
+class Condition:
+    id: str
+    label: str
+    expr: Expr | None  # None for an applicant declaration (申报承诺)
+    fields: frozenset[str]
+    line: int | None
+
+    @property
+    def declaration(self) -> bool:
+        return self.expr is None
+
+
+@dataclass(eq=False)
+class Policy:
+    definition: PolicyDef = field(repr=False)
+    path: Path = field(repr=False)
+    conditions: list[Condition] = field(repr=False)
+    formula: Expr | None = field(repr=False)
+    # Filled when the library compiles:
+    check: Callable[..., tuple[bool | None, ...]] = field(default=lambda *a: (), repr=False)
+    explain: Callable[..., tuple[tuple[bool | None, int], ...]] = field(default=lambda *a: (), repr=False)
+    amount: Callable[..., tuple[Any, int]] | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.definition.id
+
+    def __repr__(self) -> str:
+        return f"Policy({self.id!r})"
+
+    @property
+    def evaluated(self) -> list[Condition]:
+        return [c for c in self.conditions if c.expr is not None]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The raw outcome of one policy for one enterprise (``huiqi.match`` words it)."""
+
+    policy: Policy
+    verdict: VerdictName
+    outcomes: tuple[bool | None, ...]  # one per evaluated condition, in order
+    missing: tuple[str, ...]  # profile fields that would decide an undetermined verdict
+    amount: Decimal | None
+    amount_missing: tuple[str, ...]  # facts the amount needs but the profile lacks
+
+
+class Library:
+    """A checked, compiled set of policies. Build with :func:`load_library`."""
+
+    def __init__(
+        self,
+        policies: list[Policy],
+        variables: list[Variable],
+        parameters: dict[str, Parameter],
+        root: Path,
+    ):
+        self.policies = policies
+        self.by_id = {p.id: p for p in policies}
+        self.variables = variables
+        self.parameters = parameters
+        self.root = root
+        self._params_cache: dict[dt.date, dict[str, Any]] = {}
+        self._in_force_cache: dict[dt.date, list[Policy]] = {}
+        self._compile()
+
+    # --- compilation ----------------------------------------------------------------------
+    def _compile(self) -> None:
+        module = pygen.Module()
+        body = ["def derive(f, P, as_of):", "    v = {}", "    vd = {}"]
+        for var in self.variables:
+            em = pygen.Emitter(module, FIELD_BITS, explain=True)
+            value, deps = em.emit(var.expr.tree)
+            body += [f"    {line}" for line in em.lines]
+            body += [f"    v[{var.name!r}] = {value}", f"    vd[{var.name!r}] = {deps}"]
+        body.append("    return v, vd")
+        module.functions.append("\n".join(body))
+        for i, policy in enumerate(self.policies):
+            for explain in (False, True):
+                em = pygen.Emitter(module, FIELD_BITS, explain=explain)
+                outs = [em.emit(c.expr.tree) for c in policy.evaluated if c.expr is not None]
+                args = "f, v, vd, P, as_of" if explain else "f, v, P, as_of"
+                items = [f"({v}, {d})" if explain else v for v, d in outs]
+                name = f"p{i}_explain" if explain else f"p{i}"
+                module.functions.append(_function(name, args, em.lines, items))
+            if policy.formula is not None:
+                em = pygen.Emitter(module, FIELD_BITS, explain=True)
+                value, deps = em.emit(policy.formula.tree)
+                module.functions.append(_function(f"p{i}_amount", "f, v, vd, P, as_of", em.lines, None,
+                                                  ret=f"{value}, {deps}"))
+        ns = module.compile()
+        self._derive = ns["derive"]
+        for i, policy in enumerate(self.policies):
+            policy.check = ns[f"p{i}"]
+            policy.explain = ns[f"p{i}_explain"]
+            policy.amount = ns.get(f"p{i}_amount")
+
+    # --- evaluation -----------------------------------------------------------------------
+    def params_at(self, as_of: dt.date) -> dict[str, Any]:
+        cached = self._params_cache.get(as_of)
+        if cached is None:
+            cached = {name: p.at(as_of) for name, p in self.parameters.items()}
+            self._params_cache[as_of] = cached
+        return cached
+
+    def in_force(self, as_of: dt.date) -> list[Policy]:
+        cached = self._in_force_cache.get(as_of)
+        if cached is None:
+            cached = [p for p in self.policies if p.definition.in_force(as_of)]
+            self._in_force_cache[as_of] = cached
+        return cached
+
+    def derive(self, profile: Profile, as_of: dt.date) -> dict[str, Any]:
+        """The derived variables (size_class, age_years, …) of one enterprise on a date."""
+        with decimal.localcontext(_CONTEXT):
+            values, _ = self._derive(profile.facts(), self.params_at(as_of), as_of)
+        return dict(values)
+
+    def evaluate(
+        self, profile: Profile, as_of: dt.date, policy_ids: Iterable[str] | None = None
+    ) -> tuple[dict[str, Any], list[Evaluation]]:
+        """Derived variables and one Evaluation per policy in force on ``as_of``."""
+        facts = profile.facts()
+        params = self.params_at(as_of)
+        policies = self.in_force(as_of)
+        if policy_ids is not None:
+            wanted = set(policy_ids)
+            policies = [p for p in policies if p.id in wanted]
+        out: list[Evaluation] = []
+        with decimal.localcontext(_CONTEXT):
+            v, vd = self._derive(facts, params, as_of)
+            for policy in policies:
+                outcomes = policy.check(facts, v, params, as_of)
+                missing: tuple[str, ...] = ()
+                verdict: VerdictName
+                if False in outcomes:
+                    verdict = "ineligible"
+                elif None in outcomes:
+                    verdict = "undetermined"
+                    bits = 0
+                    for value, deps in policy.explain(facts, v, vd, params, as_of):
+                        if value is None:
+                            bits |= deps
+                    missing = tuple(field_names(bits))
+                else:
+                    verdict = "eligible"
+                amount, amount_missing = None, ()
+                if verdict != "ineligible" and policy.amount is not None:
+                    raw, deps = policy.amount(facts, v, vd, params, as_of)
+                    if raw is None:
+                        amount_missing = tuple(field_names(deps))
+                    else:
+                        amount = Decimal(raw).quantize(_CENT, ROUND_HALF_UP)
+                out.append(Evaluation(policy, verdict, outcomes, missing, amount, amount_missing))
+        return dict(v), out
+
+    # --- SQL backend ----------------------------------------------------------------------
+    def sql_generator(self, as_of: dt.date) -> Any:
+        from huiqi.rules.sqlgen import SqlGen
+
+        return SqlGen(as_of, self.params_at(as_of))
+
+    @cached_property
+    def variable_fields(self) -> dict[str, frozenset[str]]:
+        return {v.name: v.fields for v in self.variables}
+
+
+def _function(name: str, args: str, lines: Sequence[str], items: Sequence[str] | None, ret: str = "") -> str:
+    body = [f"def {name}({args}):", *(f"    {line}" for line in lines)]
+    if items is not None:
+        ret = "(" + "".join(f"{x}, " for x in items) + ")"
+    body.append(f"    return {ret}")
+    return "\n".join(body)
+
+
+# --- loading ------------------------------------------------------------------------------
+def _policy_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.yaml") if not p.name.startswith("_"))
+
+
+def _validation_problems(exc: ValidationError, doc: Any, path: Path, policy_id: str | None) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if isinstance(p, str | int)]
+        where = ".".join(str(p) for p in loc) or "(file)"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        out.append(Problem(path, yamlfile.line_of(doc, loc), f"{where}: {msg}", policy_id=policy_id,
+                           name=str(loc[-1]) if loc else None))
+    return out
+
+
+def load_library(root: Path | None = None) -> Library:
+    """Load, check and compile a policy library; raise LibraryError listing every error."""
+    library, problems = lint_library(root)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or library is None:
+        raise LibraryError(errors)
+    return library
+
+
+def lint_library(root: Path | None = None, *, today: dt.date | None = None) -> tuple[Library | None, list[Problem]]:
+    """Load the library and report every problem: errors (it will not load) and warnings."""
+    root = root or default_library_path()
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return None, [Problem(root, None, "策略库目录不存在 / the policy directory does not exist")]
+
+    def read(path: Path) -> Any:
+        try:
+            return yamlfile.load(path)
+        except Exception as e:  # yaml.YAMLError and decoding errors alike
+            mark = getattr(e, "problem_mark", None)
+            problems.append(Problem(path, mark.line + 1 if mark else None, f"YAML 格式错误 / invalid YAML: {e}"))
+            return None
+
+    # 1. Parameters: the shared file and each policy's own section, one namespace.
+    parameters: dict[str, Parameter] = {}
+    policy_docs: list[tuple[Path, Any, PolicyDef]] = []
+
+    def add_parameters(path: Path, doc: Any, defs: dict[str, ParameterDef], prefix: list[str | int]) -> None:
+        for name, pdef in defs.items():
+            line = yamlfile.line_of(doc, [*prefix, name])
+            if name in parameters:
+                problems.append(Problem(path, line, f"参数 “{name}” 重复定义（另见 {parameters[name].path}） / "
+                                        "parameter defined twice", name=name))
+                continue
+            try:
+                symbol = lang.param_symbol([v.value for v in pdef.values])
+            except ExprError as e:
+                problems.append(Problem(path, line, f"参数 {name}: {e}", name=name))
+                continue
+            parameters[name] = Parameter(name, pdef, symbol, path)
+
+    shared = root / PARAMETERS_FILE
+    if shared.exists():
+        doc = read(shared)
+        if doc is not None:
+            try:
+                raw = (doc or {}).get("parameters") or {}
+                defs = {k: ParameterDef.model_validate(v) for k, v in raw.items()}
+                add_parameters(shared, doc, defs, ["parameters"])
+            except ValidationError as e:
+                problems += _validation_problems(e, doc, shared, None)
+
+    for path in _policy_files(root):
+        doc = read(path)
+        if doc is None:
+            continue
+        policy_id = doc.get("id") if isinstance(doc, dict) else None
+        try:
+            pdef = PolicyDef.model_validate(doc)
+        except ValidationError as e:
+            problems += _validation_problems(e, doc, path, policy_id)
+            continue
+        add_parameters(path, doc, pdef.parameters, ["parameters"])
+        policy_docs.append((path, doc, pdef))
+
+    scope = Scope(parameters={n: p.symbol for n, p in parameters.items()})
+
+    # 2. Derived variables, each seeing only those defined above it.
+    variables: list[Variable] = []
+    vfile = root / VARIABLES_FILE
+    if vfile.exists():
+        doc = read(vfile)
+        raw_vars = (doc or {}).get("variables") or {} if doc is not None else {}
+        for name, raw in raw_vars.items():
+            line = yamlfile.line_of(doc, ["variables", name])
+            if name in FIELDS or name == "as_of":
+                problems.append(Problem(vfile, line, f"变量名 “{name}” 与画像字段重名 / clashes with a field"))
+                continue
+            try:
+                vdef = VariableDef.model_validate(raw)
+                expr = lang.check(vdef.expr, scope)
+            except ValidationError as e:
+                problems += _validation_problems(e, doc, vfile, None)
+                continue
+            except ExprError as e:
+                problems.append(Problem(vfile, yamlfile.line_of(doc, ["variables", name, "expr"]),
+                                        f"变量 {name}: {e}", expression=raw.get("expr"), name=e.name))
+                continue
+            values = tuple(vdef.values) or expr.values
+            if vdef.values and expr.values and not set(expr.values) <= set(vdef.values):
+                problems.append(Problem(vfile, line, f"变量 {name} 的取值 {expr.values} 超出 values 列表"))
+            scope.variables[name] = Symbol(expr.type, values)
+            fields = lang.transitive_fields(expr, {v.name: v.fields for v in variables})
+            variables.append(Variable(name, vdef, expr, fields))
+    vfields = {v.name: v.fields for v in variables}
+
+    # 3. Policies.
+    policies: list[Policy] = []
+    seen_ids: dict[str, Path] = {}
+    for path, doc, pdef in policy_docs:
+        if pdef.id in seen_ids:
+            problems.append(Problem(path, yamlfile.line_of(doc, ["id"]),
+                                    f"政策 id “{pdef.id}” 重复（另见 {seen_ids[pdef.id]}） / duplicate policy id",
+                                    policy_id=pdef.id))
+            continue
+        seen_ids[pdef.id] = path
+        ok = True
+        conditions: list[Condition] = []
+        ids: set[str] = set()
+        for i, cdef in enumerate(pdef.conditions):
+            cid = cdef.id or f"c{i + 1}"
+            line = yamlfile.line_of(doc, ["conditions", i, "when"]) or yamlfile.line_of(doc, ["conditions", i])
+            if cid in ids:
+                problems.append(Problem(path, line, f"条件 id “{cid}” 重复 / duplicate condition id",
+                                        policy_id=pdef.id))
+                ok = False
+            ids.add(cid)
+            expr = None
+            if cdef.when is not None:
+                try:
+                    expr = lang.check(cdef.when, scope, expect=BOOLEAN)
+                except ExprError as e:
+                    problems.append(Problem(path, line, f"条件 {cid}: {e}", policy_id=pdef.id,
+                                            expression=cdef.when, name=e.name))
+                    ok = False
+                    continue
+            fields = lang.transitive_fields(expr, vfields) if expr else frozenset()
+            conditions.append(Condition(cid, cdef.label, expr, fields, line))
+        formula = None
+        if pdef.benefit is not None and pdef.benefit.formula is not None:
+            try:
+                formula = lang.check(pdef.benefit.formula, scope, expect=NUMBER)
+            except ExprError as e:
+                problems.append(Problem(path, yamlfile.line_of(doc, ["benefit", "formula"]), f"金额公式: {e}",
+                                        policy_id=pdef.id, expression=pdef.benefit.formula, name=e.name))
+                ok = False
+        if ok:
+            policies.append(Policy(pdef, path, conditions, formula))
+            problems += _policy_warnings(path, doc, pdef, conditions, formula, parameters, today)
+
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return Library(policies, variables, parameters, root), problems
+
+
+STALE_AFTER_DAYS = 180
+
+
+def _policy_warnings(
+    path: Path,
+    doc: Any,
+    pdef: PolicyDef,
+    conditions: list[Condition],
+    formula: Expr | None,
+    parameters: dict[str, Parameter],
+    today: dt.date | None,
+) -> list[Problem]:
+    """Library-level checks that do not stop loading: currency of the facts, test inputs."""
+    from huiqi.profile import ProfileError, parse_profile
+
+    today = today or dt.date.today()
+    out: list[Problem] = []
+
+    def warn(loc: list[str | int], message: str) -> None:
+        out.append(Problem(path, yamlfile.line_of(doc, loc), message, "warning", pdef.id))
+
+    if pdef.valid_to is not None and pdef.valid_to < today:
+        warn(["valid_to"], f"政策已于 {pdef.valid_to} 到期 / expired on {pdef.valid_to}")
+    if (today - pdef.last_verified).days > STALE_AFTER_DAYS:
+        warn(["last_verified"], f"超过{STALE_AFTER_DAYS}天未核实（上次 {pdef.last_verified}） / not verified "
+             f"in the last {STALE_AFTER_DAYS} days")
+    for note in pdef.unverified:
+        warn(["unverified"], f"未核实 / unverified: {note}")
+    used = set().union(*(c.expr.parameters for c in conditions if c.expr), formula.parameters if formula else ())
+    for name in sorted(used):
+        for pv in parameters[name].definition.values:
+            if not pv.verified:
+                warn(["parameters", name], f"参数 {name} 自 {pv.valid_from} 的取值未核实 / unverified value: {pv.note}")
+        if parameters[name].at(pdef.valid_from) is None:
+            warn(["valid_from"], f"参数 {name} 在 {pdef.valid_from} 没有取值 / no value when the policy starts")
+    if len(pdef.tests) < 3:
+        warn(["tests"], f"只有 {len(pdef.tests)} 个测试用例，至少需要3个 / fewer than 3 test cases")
+    for i, case in enumerate(pdef.tests):
+        try:
+            parse_profile(case.profile)
+        except ProfileError as e:
+            out.append(Problem(path, yamlfile.line_of(doc, ["tests", i, "profile"]),
+                               f"测试 “{case.name}” 的画像无效 / invalid test profile: {e}", "error", pdef.id))
+        if not pdef.in_force(case.as_of):
+            out.append(Problem(path, yamlfile.line_of(doc, ["tests", i, "as_of"]),
+                               f"测试 “{case.name}” 的日期 {case.as_of} 不在政策有效期内 / as_of outside validity",
+                               "error", pdef.id))
+    return out

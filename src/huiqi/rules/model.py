@@ -1,0 +1,173 @@
+"""The shape of policy files (docs/policy-format.md) as pydantic models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+POLICY_ID = r"^(cn|lj)\.[a-z0-9]+(\.[a-z0-9]+(-[a-z0-9]+)*)+$"
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+Verdict = Literal["eligible", "ineligible", "undetermined"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def to_value(raw: Any) -> Any:
+    """YAML scalars to rule values: numbers (and number-like strings) become exact Decimals."""
+    if isinstance(raw, bool) or isinstance(raw, dt.date):
+        return raw
+    if isinstance(raw, int):
+        return Decimal(raw)
+    if isinstance(raw, float):
+        return Decimal(repr(raw))
+    if isinstance(raw, str) and _NUMBER.match(raw.strip()):
+        return Decimal(raw.strip())
+    if isinstance(raw, list):
+        return [str(x) for x in raw]
+    return raw
+
+
+class ParameterValue(_Strict):
+    valid_from: dt.date = Field(alias="from")
+    value: Any
+    source: str = Field(min_length=2)
+    verified: bool = True
+    note: str | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("参数值不能为空 / a parameter value must not be empty")
+        return to_value(v)
+
+    @model_validator(mode="after")
+    def _note_unverified(self) -> ParameterValue:
+        if not self.verified and not self.note:
+            raise ValueError("未核实的取值需要写明 note / an unverified value needs a note")
+        return self
+
+
+class ParameterDef(_Strict):
+    label: str
+    unit: str = ""
+    values: list[ParameterValue] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _ordered(cls, v: list[ParameterValue]) -> list[ParameterValue]:
+        dates = [x.valid_from for x in v]
+        if dates != sorted(set(dates)):
+            raise ValueError("取值须按 from 日期从早到晚排列且不重复 / values must be in date order, no repeats")
+        return v
+
+
+class VariableDef(_Strict):
+    label: str
+    expr: str
+    unit: str = ""
+    values: list[str] = []
+    source: str | None = None
+    note: str | None = None
+
+
+class ConditionDef(_Strict):
+    id: str | None = None
+    label: str = Field(min_length=2)
+    when: str | None = None
+    declaration: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ConditionDef:
+        if self.declaration == (self.when is not None):
+            raise ValueError(
+                "条件要么写 when 表达式，要么标记 declaration: true / "
+                "a condition has either a `when` expression or `declaration: true`"
+            )
+        return self
+
+
+class BenefitDef(_Strict):
+    formula: str | None = None
+    unit: Literal["yuan", "yuan/year", "yuan/month", "yuan/person", "none"] = "yuan"
+    explain: str = Field(min_length=2)
+    amount_note: str | None = None
+
+
+class ApplyDef(_Strict):
+    mode: Literal["免申即享", "申报享受", "申请审批"]
+    channel: str
+    office: str
+    materials: list[str] = []
+    deadline: str
+    contact: str
+    url: str | None = None
+
+
+class DocumentRef(_Strict):
+    number: str
+    url: str | None = None
+    note: str | None = None
+
+
+_UNSET: Any = "__unset__"
+
+
+class PolicyTest(_Strict):
+    name: str
+    as_of: dt.date
+    profile: dict[str, Any]
+    verdict: Verdict
+    amount: str | None = _UNSET
+    missing: list[str] | None = None
+
+    @property
+    def checks_amount(self) -> bool:
+        return self.amount != _UNSET
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            raise ValueError('金额请写成字符串，如 "600000.00" / write amounts as strings')
+        return v
+
+
+class PolicyDef(_Strict):
+    id: str = Field(pattern=POLICY_ID)
+    title: str
+    issuer: str
+    document_number: str
+    source_url: str
+    documents: list[DocumentRef] = []
+    region: str = Field(pattern=r"^\d{6}$")
+    valid_from: dt.date
+    valid_to: dt.date | None = None
+    category: Literal["tax", "subsidy", "reward", "finance", "talent", "employment"]
+    tags: list[str] = []
+    sample: bool = False
+    last_verified: dt.date
+    summary: str = Field(min_length=5, max_length=120)
+    unverified: list[str] = []
+    parameters: dict[str, ParameterDef] = {}
+    conditions: list[ConditionDef] = Field(min_length=1)
+    benefit: BenefitDef | None = None
+    apply: ApplyDef
+    tests: list[PolicyTest] = []
+
+    @model_validator(mode="after")
+    def _dates(self) -> PolicyDef:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to 早于 valid_from / valid_to is before valid_from")
+        if self.id.startswith("lj.") and not self.sample:
+            raise ValueError("临江市的示例政策须标记 sample: true / lj.* policies must say sample: true")
+        return self
+
+    def in_force(self, as_of: dt.date) -> bool:
+        return self.valid_from <= as_of and (self.valid_to is None or as_of <= self.valid_to)

@@ -1,0 +1,354 @@
+"""Compile checked rule expressions to Python source, for evaluating one enterprise.
+
+Each expression becomes straight-line code over temporaries, with SQL's three-valued
+logic spelled out (``None`` is unknown). Two modes come from the same walk:
+
+* plain: values only, used for every condition of every policy (the hot path);
+* explain: each value paired with a bit set of the *missing facts it depends on*, used
+  only for undetermined policies, so that ``missing`` names exactly the facts that
+  would decide them (e.g. a manufacturer's size class never depends on its assets).
+
+Why generated code rather than an interpreter: walking 5,000 sqlglot nodes per
+enterprise costs milliseconds; the generated functions cost a fraction of that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+from collections.abc import Callable
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlglot import exp
+
+from huiqi.rules.lang import MAX_SCALE, date_literal, decimal_literal, like_is_prefix, param_name
+
+_Q6 = Decimal(1).scaleb(-MAX_SCALE)
+
+
+# --- runtime helpers the generated code calls -------------------------------------------
+def q6(x: Any) -> Decimal:
+    return Decimal(x).quantize(_Q6, ROUND_HALF_UP)
+
+
+def div(a: Any, b: Any) -> Decimal | None:
+    if b == 0:
+        return None
+    return (Decimal(a) / Decimal(b)).quantize(_Q6, ROUND_HALF_UP)
+
+
+def years_between(a: dt.date, b: dt.date) -> int:
+    return b.year - a.year - (1 if (b.month, b.day) < (a.month, a.day) else 0)
+
+
+def months_between(a: dt.date, b: dt.date) -> int:
+    return (b.year - a.year) * 12 + b.month - a.month - (1 if b.day < a.day else 0)
+
+
+def floor(x: Any) -> Decimal:
+    return Decimal(x).to_integral_value(ROUND_FLOOR)
+
+
+def ceil(x: Any) -> Decimal:
+    return Decimal(x).to_integral_value(ROUND_CEILING)
+
+
+def round_half_up(x: Any, places: int) -> Decimal:
+    return Decimal(x).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+
+
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE (``%`` any run, ``_`` one character) as an anchored regular expression."""
+    parts = (".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+RUNTIME: dict[str, Any] = {
+    "Decimal": Decimal,
+    "_q6": q6,
+    "_div": div,
+    "_ybt": years_between,
+    "_mbt": months_between,
+    "_floor": floor,
+    "_ceil": ceil,
+    "_round": round_half_up,
+}
+
+_COMPARE = {exp.EQ: "==", exp.NEQ: "!=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
+
+
+def _is_constant(atom: str) -> bool:
+    return atom.startswith(("_k", "'", '"')) or atom in ("True", "False")
+
+
+class Module:
+    """Collects generated functions and the constants they share."""
+
+    def __init__(self) -> None:
+        self.functions: list[str] = []
+        self.namespace: dict[str, Any] = dict(RUNTIME)
+        self._const_names: dict[tuple[type, Any], str] = {}
+
+    def const(self, value: Any) -> str:
+        key = (type(value), value if not isinstance(value, re.Pattern) else value.pattern)
+        name = self._const_names.get(key)
+        if name is None:
+            name = f"_k{len(self._const_names)}"
+            self._const_names[key] = name
+            self.namespace[name] = value
+        return name
+
+    def compile(self, filename: str = "<huiqi rules>") -> dict[str, Callable[..., Any]]:
+        source = "\n\n".join(self.functions)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # e.g. "'x' is None" on constants
+            code = compile(source, filename, "exec")
+        ns = dict(self.namespace)
+        exec(code, ns)  # noqa: S102 - our own generated code, from checked trees only
+        return ns
+
+
+class Emitter:
+    """Emits the statements of one function body."""
+
+    def __init__(self, module: Module, field_bits: dict[str, int], *, explain: bool):
+        self.module = module
+        self.field_bits = field_bits
+        self.explain = explain
+        self.lines: list[str] = []
+        self._n = 0
+
+    def tmp(self, code: str) -> str:
+        self._n += 1
+        name = f"_t{self._n}"
+        self.lines.append(f"{name} = {code}")
+        return name
+
+    def emit(self, node: exp.Expression) -> tuple[str, str]:
+        """Python atoms for (value, missing-fact bits); bits are "0" in plain mode."""
+        handler = getattr(self, "_" + type(node).__name__.lower())
+        result: tuple[str, str] = handler(node)
+        return result
+
+    def _deps(self, code: str) -> str:
+        return self.tmp(code) if self.explain else "0"
+
+    @staticmethod
+    def _unknown_test(*atoms: str) -> str:
+        """A test that any of the atoms is unknown (constants never are)."""
+        if "None" in atoms:
+            return "True"
+        tests = [f"{a} is None" for a in atoms if not _is_constant(a)]
+        return " or ".join(tests)
+
+    def _nullsafe(self, code: str, *atoms: str, deps: tuple[str, ...]) -> tuple[str, str]:
+        test = self._unknown_test(*atoms)
+        if test == "True":
+            return "None", self._deps(" | ".join(deps) or "0")
+        value = self.tmp(f"None if ({test}) else ({code})" if test else code)
+        return value, self._deps(" | ".join(deps) or "0")
+
+    # --- leaves -------------------------------------------------------------------------
+    def _paren(self, n: exp.Expression) -> tuple[str, str]:
+        return self.emit(n.this)
+
+    def _column(self, n: exp.Expression) -> tuple[str, str]:
+        name = n.name
+        if name == "as_of":
+            return "as_of", "0"
+        if name in self.field_bits:
+            atom = f"f[{name!r}]"
+            return atom, self._deps(f"0 if {atom} is not None else {self.field_bits[name]}")
+        return f"v[{name!r}]", (f"vd[{name!r}]" if self.explain else "0")
+
+    def _literal(self, n: exp.Expression) -> tuple[str, str]:
+        assert isinstance(n, exp.Literal)
+        if n.is_string:
+            return repr(str(n.this)), "0"
+        return self.module.const(decimal_literal(n)), "0"
+
+    def _boolean(self, n: exp.Expression) -> tuple[str, str]:
+        return ("True" if n.this else "False"), "0"
+
+    def _null(self, n: exp.Expression) -> tuple[str, str]:
+        return "None", "0"
+
+    def _cast(self, n: exp.Expression) -> tuple[str, str]:
+        assert isinstance(n, exp.Cast)
+        return self.module.const(date_literal(n)), "0"
+
+    def _anonymous(self, n: exp.Expression) -> tuple[str, str]:
+        name = param_name(n)
+        if name is not None:
+            return f"P[{name!r}]", "0"
+        fname = str(n.this).lower()
+        (a, da), (b, db) = (self.emit(x) for x in n.expressions)
+        helper = {"years_between": "_ybt", "months_between": "_mbt"}[fname]
+        return self._nullsafe(f"{helper}({a}, {b})", a, b, deps=(da, db))
+
+    def _monthsbetween(self, n: exp.Expression) -> tuple[str, str]:
+        (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
+        return self._nullsafe(f"_mbt({a}, {b})", a, b, deps=(da, db))
+
+    # --- logic --------------------------------------------------------------------------
+    def _and(self, n: exp.Expression) -> tuple[str, str]:
+        return self._junction(n, decisive="False")
+
+    def _or(self, n: exp.Expression) -> tuple[str, str]:
+        return self._junction(n, decisive="True")
+
+    def _junction(self, n: exp.Expression, decisive: str) -> tuple[str, str]:
+        other = "True" if decisive == "False" else "False"
+        (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
+        value = self.tmp(
+            f"{decisive} if ({a} is {decisive} or {b} is {decisive}) "
+            f"else (None if ({a} is None or {b} is None) else {other})"
+        )
+        if not self.explain:
+            return value, "0"
+        # A decisive operand alone decides; when both do, either suffices (intersection).
+        deps = self.tmp(
+            f"({da} & {db}) if ({a} is {decisive} and {b} is {decisive}) else "
+            f"({da} if {a} is {decisive} else ({db} if {b} is {decisive} else ({da} | {db})))"
+        )
+        return value, deps
+
+    def _not(self, n: exp.Expression) -> tuple[str, str]:
+        a, da = self.emit(n.this)
+        return self.tmp(f"None if {a} is None else (not {a})"), da
+
+    def _is(self, n: exp.Expression) -> tuple[str, str]:
+        a, da = self.emit(n.this)
+        return self.tmp(f"{a} is None"), da
+
+    # --- comparisons --------------------------------------------------------------------
+    def _compare(self, n: exp.Expression) -> tuple[str, str]:
+        (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
+        return self._nullsafe(f"{a} {_COMPARE[type(n)]} {b}", a, b, deps=(da, db))
+
+    _eq = _neq = _gt = _gte = _lt = _lte = _compare
+
+    def _between(self, n: exp.Expression) -> tuple[str, str]:
+        x = n.this
+        return self.emit(exp.and_(exp.GTE(this=x, expression=n.args["low"]),
+                                  exp.LTE(this=x, expression=n.args["high"])))
+
+    def _in(self, n: exp.Expression) -> tuple[str, str]:
+        items = n.expressions
+        if all(isinstance(i, exp.Literal) for i in items):
+            a, da = self.emit(n.this)
+            consts = tuple(str(i.this) if i.is_string else decimal_literal(i) for i in items)
+            result = self._nullsafe(f"{a} in {self.module.const(consts)}", a, deps=(da,))
+        else:  # x IN (a, b) is x = a OR x = b, unknowns included
+            result = self.emit(exp.or_(*(exp.EQ(this=n.this, expression=i) for i in items)))
+        return self._negate(n, result)
+
+    def _like(self, n: exp.Expression) -> tuple[str, str]:
+        a, da = self.emit(n.this)
+        pattern = str(n.expression.this)
+        if like_is_prefix(pattern):
+            code = f"{a}.startswith({pattern[:-1]!r})"
+        else:
+            code = f"{self.module.const(like_regex(pattern))}.fullmatch({a}) is not None"
+        return self._negate(n, self._nullsafe(code, a, deps=(da,)))
+
+    def _negate(self, n: exp.Expression, result: tuple[str, str]) -> tuple[str, str]:
+        if not n.args.get("negate"):
+            return result
+        a, da = result
+        return self.tmp(f"None if {a} is None else (not {a})"), da
+
+    def _arraycontains(self, n: exp.Expression) -> tuple[str, str]:
+        (lst, dl), (x, dx) = self.emit(n.this), self.emit(n.expression)
+        return self._nullsafe(f"{x} in {lst}", lst, x, deps=(dl, dx))
+
+    _contains = _arraycontains
+
+    # --- CASE, COALESCE -----------------------------------------------------------------
+    def _case(self, n: exp.Expression) -> tuple[str, str]:
+        branches = [(self.emit(b.this), self.emit(b.args["true"])) for b in n.args["ifs"]]
+        default = n.args.get("default")
+        dv, dd = self.emit(default) if default is not None else ("None", "0")
+        seen = [dc for (_, dc), _ in branches]
+        value, deps = dv, f"({' | '.join([*seen, dd])})"
+        # Built inside out: the first TRUE condition wins; unknown counts as not TRUE.
+        for i in range(len(branches) - 1, -1, -1):
+            (c, _), (r, dr) = branches[i]
+            value = f"({r} if {c} is True else {value})"
+            deps = f"(({' | '.join([*seen[: i + 1], dr])}) if {c} is True else {deps})"
+        return self.tmp(value), self._deps(deps)
+
+    def _coalesce(self, n: exp.Expression) -> tuple[str, str]:
+        args = [self.emit(a) for a in [n.this, *n.expressions]]
+        value, deps = "None", " | ".join(d for _, d in args)
+        for i in range(len(args) - 1, -1, -1):
+            a, _ = args[i]
+            value = f"({a} if {a} is not None else {value})"
+            prior = " | ".join(d for _, d in args[: i + 1])
+            deps = f"(({prior}) if {a} is not None else {deps})"
+        return self.tmp(value), self._deps(deps)
+
+    # --- arithmetic ---------------------------------------------------------------------
+    def _binary(self, n: exp.Expression, template: str) -> tuple[str, str]:
+        (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
+        return self._nullsafe(template.format(a=a, b=b), a, b, deps=(da, db))
+
+    def _add(self, n: exp.Expression) -> tuple[str, str]:
+        return self._binary(n, "{a} + {b}")
+
+    def _sub(self, n: exp.Expression) -> tuple[str, str]:
+        return self._binary(n, "{a} - {b}")
+
+    def _mul(self, n: exp.Expression) -> tuple[str, str]:
+        return self._binary(n, "_q6({a} * {b})")
+
+    def _div(self, n: exp.Expression) -> tuple[str, str]:
+        return self._binary(n, "_div({a}, {b})")
+
+    def _neg(self, n: exp.Expression) -> tuple[str, str]:
+        a, da = self.emit(n.this)
+        return self._nullsafe(f"-{a}", a, deps=(da,))
+
+    def _extremum(self, n: exp.Expression, fn: str) -> tuple[str, str]:
+        args = [self.emit(a) for a in [n.this, *n.expressions]]
+        atoms = [a for a, _ in args]
+        return self._nullsafe(f"{fn}({', '.join(atoms)})", *atoms, deps=tuple(d for _, d in args))
+
+    def _least(self, n: exp.Expression) -> tuple[str, str]:
+        return self._extremum(n, "min")
+
+    def _greatest(self, n: exp.Expression) -> tuple[str, str]:
+        return self._extremum(n, "max")
+
+    def _unary(self, n: exp.Expression, template: str) -> tuple[str, str]:
+        a, da = self.emit(n.this)
+        return self._nullsafe(template.format(a=a), a, deps=(da,))
+
+    def _floor(self, n: exp.Expression) -> tuple[str, str]:
+        return self._unary(n, "_floor({a})")
+
+    def _ceil(self, n: exp.Expression) -> tuple[str, str]:
+        return self._unary(n, "_ceil({a})")
+
+    def _abs(self, n: exp.Expression) -> tuple[str, str]:
+        return self._unary(n, "abs({a})")
+
+    def _round(self, n: exp.Expression) -> tuple[str, str]:
+        places = n.args.get("decimals")
+        return self._unary(n, f"_round({{a}}, {int(str(places.this)) if places is not None else 0})")
+
+    def _year(self, n: exp.Expression) -> tuple[str, str]:
+        return self._unary(n, "{a}.year")
+
+    def _month(self, n: exp.Expression) -> tuple[str, str]:
+        return self._unary(n, "{a}.month")
+
+    def _day(self, n: exp.Expression) -> tuple[str, str]:
+        return self._unary(n, "{a}.day")
+
+    def _substring(self, n: exp.Expression) -> tuple[str, str]:
+        start = int(str(n.args["start"].this)) - 1
+        length = int(str(n.args["length"].this))
+        return self._unary(n, f"{{a}}[{start}:{start + length}]")

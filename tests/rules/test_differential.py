@@ -1,0 +1,166 @@
+"""Both backends, one meaning: generated rules and profiles give identical results.
+
+Hypothesis draws expressions from the rule grammar (with unknown facts everywhere) and
+profiles with missing fields; the generated Python and DuckDB must agree on every
+condition's outcome, every verdict and every amount to the cent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from huiqi.profile import FIELDS, parse_profile
+from huiqi.rules import load_library
+from huiqi.rules.sqlquery import PROFILE_COLUMNS, match_query
+
+NUMBER_FIELDS = ["employees", "revenue", "total_assets", "taxable_income", "rd_expense", "monthly_sales"]
+AS_OF = dt.date(2025, 6, 30)
+
+decimals = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False)
+small_decimals = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("1000"), places=3,
+                             allow_nan=False, allow_infinity=False)
+
+
+def lit(d: Decimal) -> str:
+    return f"({d})" if d < 0 else str(d)
+
+
+def numbers(depth: int = 2) -> st.SearchStrategy[str]:
+    leaves = st.one_of(
+        st.sampled_from(NUMBER_FIELDS),
+        small_decimals.map(lit),
+        st.integers(0, 5_000_000).map(str),
+        st.just("age_years"),
+        st.just("param('t.rate')"),
+        st.just("years_between(registered_on, as_of)"),
+        st.just("months_between(registered_on, DATE '2026-01-15')"),
+    )
+    if depth == 0:
+        return leaves
+    sub = numbers(depth - 1)
+    return st.one_of(
+        leaves,
+        st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(sub, sub).map(lambda t: f"LEAST({t[0]}, {t[1]})"),
+        st.tuples(sub, sub).map(lambda t: f"GREATEST({t[0]}, {t[1]})"),
+        st.tuples(sub, sub).map(lambda t: f"COALESCE({t[0]}, {t[1]})"),
+        sub.map(lambda s: f"FLOOR({s})"),
+        sub.map(lambda s: f"ROUND({s}, 2)"),
+        sub.map(lambda s: f"ABS({s})"),
+        st.tuples(booleans(0), sub, sub).map(lambda t: f"CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END"),
+    )
+
+
+def strings() -> st.SearchStrategy[tuple[str, list[str]]]:
+    """A string expression and literals worth comparing it with."""
+    return st.sampled_from([
+        ("industry", ["C3911", "F5211", "I6513", "C", "A0111"]),
+        ("industry_section", ["C", "F", "I", "A"]),
+        ("region", ["339901", "339902", "110000"]),
+        ("taxpayer_type", ["small_scale", "general"]),
+        ("credit_rating", ["A", "B", "M"]),
+        ("substr(industry, 1, 3)", ["C39", "F52", "I65"]),
+    ])
+
+
+def booleans(depth: int = 2) -> st.SearchStrategy[str]:
+    cmp = st.sampled_from(["<", "<=", ">", ">=", "=", "<>"])
+    str_cmp = strings().flatmap(lambda s: st.sampled_from(s[1]).map(lambda v: f"{s[0]} = '{v}'"))
+    nums = numbers(1 if depth > 0 else 0)
+    leaves = st.one_of(
+        st.tuples(nums, cmp, nums).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+        str_cmp,
+        st.sampled_from(["'C%'", "'F52%'", "'I6_1%'", "'%1'"]).map(lambda p: f"industry LIKE {p}"),
+        st.sampled_from(["'C%'", "'F52%'"]).map(lambda p: f"industry NOT LIKE {p}"),
+        st.sampled_from(["high_tech", "tech_sme", "little_giant"]).map(lambda c: f"contains(certifications, '{c}')"),
+        st.sampled_from(NUMBER_FIELDS + ["industry", "certifications"]).map(lambda f: f"{f} IS NULL"),
+        st.sampled_from(NUMBER_FIELDS).map(lambda f: f"{f} IS NOT NULL"),
+        st.tuples(numbers(0), decimals, decimals).map(lambda t: f"{t[0]} BETWEEN {min(t[1], t[2])} AND {max(t[1], t[2])}"),
+        st.just("industry_section IN ('C', 'F', NULL)"),
+        st.just("credit_rating NOT IN ('A', 'B')"),
+        st.just("registered_on < DATE '2020-01-01'"),
+        st.sampled_from(["TRUE", "FALSE", "NULL IS NULL"]),
+    )
+    if depth == 0:
+        return leaves
+    sub = booleans(depth - 1)
+    return st.one_of(
+        leaves,
+        st.tuples(sub, st.sampled_from(["AND", "OR"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        sub.map(lambda s: f"NOT ({s})"),
+    )
+
+
+def profiles() -> st.SearchStrategy[dict]:
+    field_values = {
+        "employees": st.integers(0, 5000),
+        "revenue": decimals, "total_assets": decimals, "taxable_income": decimals,
+        "rd_expense": decimals, "monthly_sales": decimals,
+        "industry": st.sampled_from(["C3911", "F5211", "I6513", "C", "A0111", "I6511", "E4710"]),
+        "region": st.sampled_from(["339901", "339902", "110000"]),
+        "taxpayer_type": st.sampled_from(["small_scale", "general"]),
+        "credit_rating": st.sampled_from(["A", "B", "M", "C", "D"]),
+        "registered_on": st.dates(dt.date(1990, 1, 1), dt.date(2025, 6, 30)),
+        "certifications": st.lists(st.sampled_from(FIELDS["certifications"].values), max_size=3),
+    }
+    return st.fixed_dictionaries({}, optional=field_values).filter(bool)
+
+
+def write_library(root: Path, conditions: list[str], formula: str) -> None:
+    (root / "_variables.yaml").write_text(yaml.safe_dump({"variables": {
+        "age_years": {"label": "成立年限", "expr": "years_between(registered_on, as_of)"},
+        "industry_section": {"label": "行业门类", "expr": "substr(industry, 1, 1)"},
+    }}, allow_unicode=True), encoding="utf-8")
+    policy = {
+        "id": "cn.test.generated", "title": "生成的规则", "issuer": "测试", "document_number": "无",
+        "source_url": "none", "region": "000000", "valid_from": dt.date(2000, 1, 1), "category": "tax",
+        "last_verified": AS_OF, "summary": "差分测试生成的规则",
+        "parameters": {"t.rate": {"label": "税率", "values": [
+            {"from": dt.date(2000, 1, 1), "value": "0.25", "source": "测试"},
+            {"from": dt.date(2025, 1, 1), "value": "0.05", "source": "测试"}]}},
+        "conditions": [{"id": f"c{i}", "label": f"条件{i}", "when": c} for i, c in enumerate(conditions)],
+        "benefit": {"formula": formula, "explain": "测试金额"},
+        "apply": {"mode": "申报享受", "channel": "x", "office": "x", "deadline": "x", "contact": "x"},
+    }
+    (root / "generated.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+
+
+def duckdb_rows(library, rows: list[dict]) -> list[dict]:
+    con = duckdb.connect()
+    cols = ", ".join(f'"{n}" {t}' for n, t in PROFILE_COLUMNS.items())
+    con.execute(f"CREATE TABLE profiles (row_id INTEGER, {cols})")
+    names = list(PROFILE_COLUMNS)
+    con.executemany(
+        f"INSERT INTO profiles VALUES ({', '.join('?' * (len(names) + 1))})",
+        [[i, *(r.get(n) for n in names)] for i, r in enumerate(rows)],
+    )
+    sql = match_query(library, AS_OF, key="row_id", with_conditions=True)
+    cur = con.execute(sql + " ORDER BY row_id")
+    header = [d[0] for d in cur.description]
+    return [dict(zip(header, r, strict=True)) for r in cur.fetchall()]
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(conditions=st.lists(booleans(), min_size=1, max_size=4), formula=numbers(),
+       rows=st.lists(profiles(), min_size=1, max_size=8))
+def test_python_and_duckdb_agree(tmp_path_factory: pytest.TempPathFactory, conditions, formula, rows) -> None:
+    root = tmp_path_factory.mktemp("lib")
+    write_library(root, conditions, formula)
+    library = load_library(root)
+    policy = library.policies[0]
+    sql_rows = duckdb_rows(library, [parse_profile(r).facts() for r in rows])
+    for raw, sql in zip(rows, sql_rows, strict=True):
+        _, (ev,) = library.evaluate(parse_profile(raw), AS_OF)
+        for cond, outcome in zip(policy.evaluated, ev.outcomes, strict=True):
+            assert sql[f"{policy.id}:{cond.id}"] == outcome, (cond.expr.text if cond.expr else "", raw)
+        assert sql[f"{policy.id}:verdict"] == ev.verdict, raw
+        assert sql[f"{policy.id}:amount"] == ev.amount, (formula, raw)
