@@ -25,8 +25,9 @@ NUMBER_FIELDS = ["employees", "revenue", "total_assets", "taxable_income", "rd_e
 AS_OF = dt.date(2025, 6, 30)
 
 decimals = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False)
-small_decimals = st.decimals(min_value=Decimal("-1000"), max_value=Decimal("1000"), places=3,
-                             allow_nan=False, allow_infinity=False)
+small_decimals = st.decimals(
+    min_value=Decimal("-1000"), max_value=Decimal("1000"), places=3, allow_nan=False, allow_infinity=False
+)
 
 
 def lit(d: Decimal) -> str:
@@ -61,14 +62,16 @@ def numbers(depth: int = 2) -> st.SearchStrategy[str]:
 
 def strings() -> st.SearchStrategy[tuple[str, list[str]]]:
     """A string expression and literals worth comparing it with."""
-    return st.sampled_from([
-        ("industry", ["C3911", "F5211", "I6513", "C", "A0111"]),
-        ("industry_section", ["C", "F", "I", "A"]),
-        ("region", ["339901", "339902", "110000"]),
-        ("taxpayer_type", ["small_scale", "general"]),
-        ("credit_rating", ["A", "B", "M"]),
-        ("substr(industry, 1, 3)", ["C39", "F52", "I65"]),
-    ])
+    return st.sampled_from(
+        [
+            ("industry", ["C3911", "F5211", "I6513", "C", "A0111"]),
+            ("industry_section", ["C", "F", "I", "A"]),
+            ("region", ["339901", "339902", "110000"]),
+            ("taxpayer_type", ["small_scale", "general"]),
+            ("credit_rating", ["A", "B", "M"]),
+            ("substr(industry, 1, 3)", ["C39", "F52", "I65"]),
+        ]
+    )
 
 
 def booleans(depth: int = 2) -> st.SearchStrategy[str]:
@@ -80,10 +83,14 @@ def booleans(depth: int = 2) -> st.SearchStrategy[str]:
         str_cmp,
         st.sampled_from(["'C%'", "'F52%'", "'I6_1%'", "'%1'"]).map(lambda p: f"industry LIKE {p}"),
         st.sampled_from(["'C%'", "'F52%'"]).map(lambda p: f"industry NOT LIKE {p}"),
-        st.sampled_from(["high_tech", "tech_sme", "little_giant"]).map(lambda c: f"contains(certifications, '{c}')"),
-        st.sampled_from(NUMBER_FIELDS + ["industry", "certifications"]).map(lambda f: f"{f} IS NULL"),
+        st.sampled_from(["high_tech", "tech_sme", "little_giant"]).map(
+            lambda c: f"contains(certifications, '{c}')"
+        ),
+        st.sampled_from([*NUMBER_FIELDS, "industry", "certifications"]).map(lambda f: f"{f} IS NULL"),
         st.sampled_from(NUMBER_FIELDS).map(lambda f: f"{f} IS NOT NULL"),
-        st.tuples(numbers(0), decimals, decimals).map(lambda t: f"{t[0]} BETWEEN {min(t[1], t[2])} AND {max(t[1], t[2])}"),
+        st.tuples(numbers(0), decimals, decimals).map(
+            lambda t: f"{t[0]} BETWEEN {min(t[1], t[2])} AND {max(t[1], t[2])}"
+        ),
         st.just("industry_section IN ('C', 'F', NULL)"),
         st.just("credit_rating NOT IN ('A', 'B')"),
         st.just("registered_on < DATE '2020-01-01'"),
@@ -102,8 +109,11 @@ def booleans(depth: int = 2) -> st.SearchStrategy[str]:
 def profiles() -> st.SearchStrategy[dict]:
     field_values = {
         "employees": st.integers(0, 5000),
-        "revenue": decimals, "total_assets": decimals, "taxable_income": decimals,
-        "rd_expense": decimals, "monthly_sales": decimals,
+        "revenue": decimals,
+        "total_assets": decimals,
+        "taxable_income": decimals,
+        "rd_expense": decimals,
+        "monthly_sales": decimals,
         "industry": st.sampled_from(["C3911", "F5211", "I6513", "C", "A0111", "I6511", "E4710"]),
         "region": st.sampled_from(["339901", "339902", "110000"]),
         "taxpayer_type": st.sampled_from(["small_scale", "general"]),
@@ -115,17 +125,38 @@ def profiles() -> st.SearchStrategy[dict]:
 
 
 def write_library(root: Path, conditions: list[str], formula: str) -> None:
-    (root / "_variables.yaml").write_text(yaml.safe_dump({"variables": {
-        "age_years": {"label": "成立年限", "expr": "years_between(registered_on, as_of)"},
-        "industry_section": {"label": "行业门类", "expr": "substr(industry, 1, 1)"},
-    }}, allow_unicode=True), encoding="utf-8")
+    (root / "_variables.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "variables": {
+                    "age_years": {"label": "成立年限", "expr": "years_between(registered_on, as_of)"},
+                    "industry_section": {"label": "行业门类", "expr": "substr(industry, 1, 1)"},
+                }
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     policy = {
-        "id": "cn.test.generated", "title": "生成的规则", "issuer": "测试", "document_number": "无",
-        "source_url": "none", "region": "000000", "valid_from": dt.date(2000, 1, 1), "category": "tax",
-        "last_verified": AS_OF, "summary": "差分测试生成的规则",
-        "parameters": {"t.rate": {"label": "税率", "values": [
-            {"from": dt.date(2000, 1, 1), "value": "0.25", "source": "测试"},
-            {"from": dt.date(2025, 1, 1), "value": "0.05", "source": "测试"}]}},
+        "id": "cn.test.generated",
+        "title": "生成的规则",
+        "issuer": "测试",
+        "document_number": "无",
+        "source_url": "none",
+        "region": "000000",
+        "valid_from": dt.date(2000, 1, 1),
+        "category": "tax",
+        "last_verified": AS_OF,
+        "summary": "差分测试生成的规则",
+        "parameters": {
+            "t.rate": {
+                "label": "税率",
+                "values": [
+                    {"from": dt.date(2000, 1, 1), "value": "0.25", "source": "测试"},
+                    {"from": dt.date(2025, 1, 1), "value": "0.05", "source": "测试"},
+                ],
+            }
+        },
         "conditions": [{"id": f"c{i}", "label": f"条件{i}", "when": c} for i, c in enumerate(conditions)],
         "benefit": {"formula": formula, "explain": "测试金额"},
         "apply": {"mode": "申报享受", "channel": "x", "office": "x", "deadline": "x", "contact": "x"},
@@ -148,10 +179,12 @@ def duckdb_rows(library, rows: list[dict]) -> list[dict]:
     return [dict(zip(header, r, strict=True)) for r in cur.fetchall()]
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
-@given(conditions=st.lists(booleans(), min_size=1, max_size=4), formula=numbers(),
-       rows=st.lists(profiles(), min_size=1, max_size=8))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    conditions=st.lists(booleans(), min_size=1, max_size=4),
+    formula=numbers(),
+    rows=st.lists(profiles(), min_size=1, max_size=8),
+)
 def test_python_and_duckdb_agree(tmp_path_factory: pytest.TempPathFactory, conditions, formula, rows) -> None:
     root = tmp_path_factory.mktemp("lib")
     write_library(root, conditions, formula)

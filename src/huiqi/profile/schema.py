@@ -196,7 +196,9 @@ def _problem(err: Any) -> FieldProblem:
     zh = _ZH.get(kind, "取值无效")
     spec = FIELDS.get(loc.split(".")[0])
     if kind == "literal_error" and spec and spec.values:
-        zh += "，可选：" + "、".join(f"{v}（{lab}）" for v, lab in zip(spec.values, spec.value_labels))
+        zh += "，可选：" + "、".join(
+            f"{v}（{lab}）" for v, lab in zip(spec.values, spec.value_labels, strict=True)
+        )
     return FieldProblem(loc, zh, en)
 
 

@@ -30,9 +30,7 @@ def normalize(code: str) -> str:
     if len(c) != 18:
         raise InvalidUSCC(f"应为18位，实际{len(c)}位 / must be 18 characters, got {len(c)}")
     if c[0] not in REGISTRATION_AUTHORITIES:
-        raise InvalidUSCC(
-            f"第1位登记管理部门代码“{c[0]}”无效 / invalid registration authority '{c[0]}'"
-        )
+        raise InvalidUSCC(f"第1位登记管理部门代码“{c[0]}”无效 / invalid registration authority '{c[0]}'")
     if not c[1].isdigit():
         raise InvalidUSCC(f"第2位机构类别代码“{c[1]}”无效 / invalid entity type '{c[1]}'")
     if not c[2:8].isdigit():

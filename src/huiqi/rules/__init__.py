@@ -11,14 +11,17 @@ from huiqi.rules.library import (
     lint_library,
     load_library,
 )
+from huiqi.rules.source import LibrarySource, StaticSource
 
 __all__ = [
     "Condition",
     "Evaluation",
     "Library",
     "LibraryError",
+    "LibrarySource",
     "Policy",
     "Problem",
+    "StaticSource",
     "default_library_path",
     "lint_library",
     "load_library",

@@ -36,7 +36,9 @@ def run_cases(library: Library, only: Iterable[Path] | None = None) -> list[Case
                 continue
             _, evaluations = library.evaluate(profile, case.as_of, [policy.id])
             if not evaluations:
-                results.append(CaseResult(policy, case.name, False, (f"{case.as_of} 政策不在有效期内 / not in force",)))
+                results.append(
+                    CaseResult(policy, case.name, False, (f"{case.as_of} 政策不在有效期内 / not in force",))
+                )
                 continue
             ev = evaluations[0]
             if ev.verdict != case.verdict:
@@ -46,6 +48,8 @@ def run_cases(library: Library, only: Iterable[Path] | None = None) -> list[Case
                 if want != ev.amount:
                     problems.append(f"金额 amount: 期望 expected {case.amount}, 实际 got {ev.amount}")
             if case.missing is not None and sorted(case.missing) != sorted(ev.missing):
-                problems.append(f"缺少信息 missing: 期望 expected {sorted(case.missing)}, 实际 got {sorted(ev.missing)}")
+                problems.append(
+                    f"缺少信息 missing: 期望 expected {sorted(case.missing)}, 实际 got {sorted(ev.missing)}"
+                )
             results.append(CaseResult(policy, case.name, not problems, tuple(problems)))
     return results

@@ -70,7 +70,7 @@ class Expr:
     """A checked expression: the tree, its type and what it reads."""
 
     text: str
-    tree: exp.Expression
+    tree: exp.Expr
     type: str
     values: tuple[str, ...]  # enumerated values of the result, when known
     fields: frozenset[str]
@@ -78,17 +78,19 @@ class Expr:
     parameters: frozenset[str]
 
 
-def parse(text: str) -> exp.Expression:
+def parse(text: str) -> exp.Expr:
     try:
         tree = sqlglot.parse_one(text, read="duckdb")
     except ParseError as e:
-        raise ExprError(f"表达式无法解析 / cannot parse: {e.errors[0]['description'] if e.errors else e}") from None
+        raise ExprError(
+            f"表达式无法解析 / cannot parse: {e.errors[0]['description'] if e.errors else e}"
+        ) from None
     if tree is None:
         raise ExprError("表达式为空 / empty expression")
     return tree
 
 
-def param_name(node: exp.Expression) -> str | None:
+def param_name(node: exp.Expr) -> str | None:
     """The parameter named by ``param('...')``, or None if the node is not a param call."""
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "param":
         args = node.expressions
@@ -130,10 +132,8 @@ class _Checker:
         self.variables: set[str] = set()
         self.parameters: set[str] = set()
 
-    def check(self, node: exp.Expression) -> Symbol:
-        handler: Callable[[exp.Expression], Symbol] | None = getattr(
-            self, "_" + type(node).__name__.lower(), None
-        )
+    def check(self, node: exp.Expr) -> Symbol:
+        handler: Callable[[exp.Expr], Symbol] | None = getattr(self, "_" + type(node).__name__.lower(), None)
         if handler is None:
             raise ExprError(
                 f"规则语言不支持 “{node.sql()}”（{type(node).__name__}） / not supported in the rule language"
@@ -141,10 +141,10 @@ class _Checker:
         return handler(node)
 
     # --- leaves -------------------------------------------------------------
-    def _paren(self, n: exp.Expression) -> Symbol:
+    def _paren(self, n: exp.Expr) -> Symbol:
         return self.check(n.this)
 
-    def _column(self, n: exp.Expression) -> Symbol:
+    def _column(self, n: exp.Expr) -> Symbol:
         if n.args.get("table"):
             raise ExprError(f"不支持带前缀的名称 {n.sql()} / qualified names are not supported")
         kind, sym = self.scope.column(n.name)
@@ -154,27 +154,27 @@ class _Checker:
             self.variables.add(n.name)
         return sym
 
-    def _literal(self, n: exp.Expression) -> Symbol:
+    def _literal(self, n: exp.Expr) -> Symbol:
         assert isinstance(n, exp.Literal)
         if n.is_string:
             return Symbol(STRING)
         decimal_literal(n)
         return Symbol(NUMBER)
 
-    def _boolean(self, n: exp.Expression) -> Symbol:
+    def _boolean(self, n: exp.Expr) -> Symbol:
         return Symbol(BOOLEAN)
 
-    def _null(self, n: exp.Expression) -> Symbol:
+    def _null(self, n: exp.Expr) -> Symbol:
         return Symbol(NULL)
 
-    def _cast(self, n: exp.Expression) -> Symbol:
+    def _cast(self, n: exp.Expr) -> Symbol:
         assert isinstance(n, exp.Cast)
         if n.to.this != exp.DataType.Type.DATE:
             raise ExprError(f"不支持类型转换 {n.sql()} / casts are not supported (only DATE '…')")
         date_literal(n)
         return Symbol(DATE)
 
-    def _anonymous(self, n: exp.Expression) -> Symbol:
+    def _anonymous(self, n: exp.Expr) -> Symbol:
         name = param_name(n)
         if name is not None:
             if name not in self.scope.parameters:
@@ -192,32 +192,32 @@ class _Checker:
             self._expect(a, t, f"{fname}()")
         return Symbol(result)
 
-    def _monthsbetween(self, n: exp.Expression) -> Symbol:
+    def _monthsbetween(self, n: exp.Expr) -> Symbol:
         # sqlglot reads months_between(d1, d2) as MonthsBetween(this=d1, expression=d2).
         self._expect(n.this, DATE, "months_between()")
         self._expect(n.expression, DATE, "months_between()")
         return Symbol(NUMBER)
 
     # --- logic --------------------------------------------------------------
-    def _and(self, n: exp.Expression) -> Symbol:
+    def _and(self, n: exp.Expr) -> Symbol:
         self._expect(n.this, BOOLEAN, "AND")
         self._expect(n.expression, BOOLEAN, "AND")
         return Symbol(BOOLEAN)
 
     _or = _and
 
-    def _not(self, n: exp.Expression) -> Symbol:
+    def _not(self, n: exp.Expr) -> Symbol:
         self._expect(n.this, BOOLEAN, "NOT")
         return Symbol(BOOLEAN)
 
-    def _is(self, n: exp.Expression) -> Symbol:
+    def _is(self, n: exp.Expr) -> Symbol:
         if not isinstance(n.expression, exp.Null):
             raise ExprError("只支持 IS NULL / IS NOT NULL / only IS [NOT] NULL is supported")
         self.check(n.this)
         return Symbol(BOOLEAN)
 
     # --- comparisons ----------------------------------------------------------
-    def _compare(self, n: exp.Expression) -> Symbol:
+    def _compare(self, n: exp.Expr) -> Symbol:
         left, right = self.check(n.this), self.check(n.expression)
         self._same(left, right, n)
         self._enum(left, n.expression)
@@ -226,13 +226,13 @@ class _Checker:
 
     _eq = _neq = _gt = _gte = _lt = _lte = _compare
 
-    def _between(self, n: exp.Expression) -> Symbol:
+    def _between(self, n: exp.Expr) -> Symbol:
         t = self.check(n.this)
         for bound in (n.args["low"], n.args["high"]):
             self._same(t, self.check(bound), n)
         return Symbol(BOOLEAN)
 
-    def _in(self, n: exp.Expression) -> Symbol:
+    def _in(self, n: exp.Expr) -> Symbol:
         if n.args.get("query") or n.args.get("unnest") or n.args.get("field"):
             raise ExprError("IN 只支持值列表 / IN takes a list of values")
         t = self.check(n.this)
@@ -241,7 +241,7 @@ class _Checker:
             self._enum(t, item)
         return Symbol(BOOLEAN)
 
-    def _like(self, n: exp.Expression) -> Symbol:
+    def _like(self, n: exp.Expr) -> Symbol:
         self._expect(n.this, STRING, "LIKE")
         pattern = n.expression
         if not (isinstance(pattern, exp.Literal) and pattern.is_string):
@@ -250,17 +250,17 @@ class _Checker:
             raise ExprError("LIKE 不支持 ESCAPE / ESCAPE is not supported")
         return Symbol(BOOLEAN)
 
-    def _arraycontains(self, n: exp.Expression) -> Symbol:
+    def _arraycontains(self, n: exp.Expr) -> Symbol:
         lst = self._expect(n.this, LIST, "contains()")
         self._expect(n.expression, STRING, "contains()")
         self._enum(lst, n.expression)
         return Symbol(BOOLEAN)
 
-    def _contains(self, n: exp.Expression) -> Symbol:
+    def _contains(self, n: exp.Expr) -> Symbol:
         return self._arraycontains(n)
 
     # --- CASE -----------------------------------------------------------------
-    def _case(self, n: exp.Expression) -> Symbol:
+    def _case(self, n: exp.Expr) -> Symbol:
         if n.this is not None:
             raise ExprError("请用 CASE WHEN 条件 THEN … 的写法 / write CASE WHEN cond THEN …")
         results: list[Symbol] = []
@@ -271,22 +271,22 @@ class _Checker:
             results.append(self.check(n.args["default"]))
         return self._unify(results, n)
 
-    def _coalesce(self, n: exp.Expression) -> Symbol:
+    def _coalesce(self, n: exp.Expr) -> Symbol:
         return self._unify([self.check(a) for a in [n.this, *n.expressions]], n)
 
     # --- arithmetic -----------------------------------------------------------
-    def _arith(self, n: exp.Expression) -> Symbol:
+    def _arith(self, n: exp.Expr) -> Symbol:
         self._expect(n.this, NUMBER, n.key.upper())
         self._expect(n.expression, NUMBER, n.key.upper())
         return Symbol(NUMBER)
 
     _add = _sub = _mul = _div = _arith
 
-    def _neg(self, n: exp.Expression) -> Symbol:
+    def _neg(self, n: exp.Expr) -> Symbol:
         self._expect(n.this, NUMBER, "-")
         return Symbol(NUMBER)
 
-    def _least(self, n: exp.Expression) -> Symbol:
+    def _least(self, n: exp.Expr) -> Symbol:
         syms = [self.check(a) for a in [n.this, *n.expressions]]
         sym = self._unify(syms, n)
         if sym.type not in (NUMBER, DATE):
@@ -295,7 +295,7 @@ class _Checker:
 
     _greatest = _least
 
-    def _unary_number(self, n: exp.Expression) -> Symbol:
+    def _unary_number(self, n: exp.Expr) -> Symbol:
         self._expect(n.this, NUMBER, n.key.upper())
         if n.args.get("decimals") is not None or n.args.get("expression") is not None:
             raise ExprError(f"{n.key.upper()}() 只接受一个参数 / takes one argument")
@@ -303,7 +303,7 @@ class _Checker:
 
     _floor = _ceil = _abs = _unary_number
 
-    def _round(self, n: exp.Expression) -> Symbol:
+    def _round(self, n: exp.Expr) -> Symbol:
         self._expect(n.this, NUMBER, "ROUND")
         places = n.args.get("decimals")
         if places is not None and not (
@@ -312,24 +312,26 @@ class _Checker:
             raise ExprError("ROUND 的小数位必须是非负整数 / ROUND places must be a whole number")
         return Symbol(NUMBER)
 
-    def _year(self, n: exp.Expression) -> Symbol:
+    def _year(self, n: exp.Expr) -> Symbol:
         self._expect(n.this, DATE, n.key.upper())
         return Symbol(NUMBER)
 
     _month = _day = _year
 
-    def _substring(self, n: exp.Expression) -> Symbol:
+    def _substring(self, n: exp.Expr) -> Symbol:
         self._expect(n.this, STRING, "substr()")
         for key in ("start", "length"):
             arg = n.args.get(key)
             if not (isinstance(arg, exp.Literal) and not arg.is_string and str(arg.this).isdigit()):
-                raise ExprError("substr() 的位置和长度必须是正整数 / substr() takes whole-number start and length")
+                raise ExprError(
+                    "substr() 的位置和长度必须是正整数 / substr() takes whole-number start and length"
+                )
             if int(str(arg.this)) < 1:
                 raise ExprError("substr() 的位置和长度从1开始 / substr() start and length are ≥ 1")
         return Symbol(STRING)
 
     # --- helpers --------------------------------------------------------------
-    def _expect(self, node: exp.Expression, wanted: str, where: str) -> Symbol:
+    def _expect(self, node: exp.Expr, wanted: str, where: str) -> Symbol:
         sym = self.check(node)
         if sym.type not in (wanted, NULL):
             raise ExprError(
@@ -339,7 +341,7 @@ class _Checker:
             )
         return sym
 
-    def _same(self, a: Symbol, b: Symbol, n: exp.Expression) -> None:
+    def _same(self, a: Symbol, b: Symbol, n: exp.Expr) -> None:
         if NULL in (a.type, b.type):
             return
         if a.type != b.type or a.type == LIST:
@@ -349,7 +351,7 @@ class _Checker:
                 name=_name_of(n.this),
             )
 
-    def _unify(self, syms: list[Symbol], n: exp.Expression) -> Symbol:
+    def _unify(self, syms: list[Symbol], n: exp.Expr) -> Symbol:
         known = [s for s in syms if s.type != NULL]
         if not known:
             return Symbol(NULL)
@@ -362,23 +364,23 @@ class _Checker:
         values = tuple(dict.fromkeys(v for s in known for v in s.values))
         return Symbol(known[0].type, values if all(s.values for s in known) else ())
 
-    def _enum(self, sym: Symbol, other: exp.Expression) -> None:
+    def _enum(self, sym: Symbol, other: exp.Expr) -> None:
         """A string literal compared with an enumerated value must be one of its values."""
-        if sym.values and isinstance(other, exp.Literal) and other.is_string:
-            if str(other.this) not in sym.values:
-                raise ExprError(
-                    f"“{other.this}” 不是允许的取值（{'、'.join(sym.values)}） / "
-                    f"'{other.this}' is not one of {', '.join(sym.values)}",
-                    name=str(other.this),
-                )
+        literal = isinstance(other, exp.Literal) and other.is_string
+        if sym.values and literal and str(other.this) not in sym.values:
+            raise ExprError(
+                f"“{other.this}” 不是允许的取值（{'、'.join(sym.values)}） / "
+                f"'{other.this}' is not one of {', '.join(sym.values)}",
+                name=str(other.this),
+            )
 
 
-def _name_of(node: exp.Expression) -> str | None:
+def _name_of(node: exp.Expr) -> str | None:
     col = node.find(exp.Column)
     return col.name if col is not None else None
 
 
-def _literal_enum(tree: exp.Expression, sym: Symbol) -> tuple[str, ...]:
+def _literal_enum(tree: exp.Expr, sym: Symbol) -> tuple[str, ...]:
     """A CASE that yields only string literals has those literals as its values."""
     if sym.values:
         return sym.values

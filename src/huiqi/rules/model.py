@@ -20,7 +20,7 @@ class _Strict(BaseModel):
 
 def to_value(raw: Any) -> Any:
     """YAML scalars to rule values: numbers (and number-like strings) become exact Decimals."""
-    if isinstance(raw, bool) or isinstance(raw, dt.date):
+    if isinstance(raw, bool | dt.date):
         return raw
     if isinstance(raw, int):
         return Decimal(raw)
@@ -64,7 +64,9 @@ class ParameterDef(_Strict):
     def _ordered(cls, v: list[ParameterValue]) -> list[ParameterValue]:
         dates = [x.valid_from for x in v]
         if dates != sorted(set(dates)):
-            raise ValueError("取值须按 from 日期从早到晚排列且不重复 / values must be in date order, no repeats")
+            raise ValueError(
+                "取值须按 from 日期从早到晚排列且不重复 / values must be in date order, no repeats"
+            )
         return v
 
 

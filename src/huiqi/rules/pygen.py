@@ -76,7 +76,14 @@ RUNTIME: dict[str, Any] = {
     "_round": round_half_up,
 }
 
-_COMPARE = {exp.EQ: "==", exp.NEQ: "!=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
+_COMPARE: dict[type, str] = {
+    exp.EQ: "==",
+    exp.NEQ: "!=",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+}
 
 
 def _is_constant(atom: str) -> bool:
@@ -106,7 +113,7 @@ class Module:
             warnings.simplefilter("ignore", SyntaxWarning)  # e.g. "'x' is None" on constants
             code = compile(source, filename, "exec")
         ns = dict(self.namespace)
-        exec(code, ns)  # noqa: S102 - our own generated code, from checked trees only
+        exec(code, ns)
         return ns
 
 
@@ -126,7 +133,7 @@ class Emitter:
         self.lines.append(f"{name} = {code}")
         return name
 
-    def emit(self, node: exp.Expression) -> tuple[str, str]:
+    def emit(self, node: exp.Expr) -> tuple[str, str]:
         """Python atoms for (value, missing-fact bits); bits are "0" in plain mode."""
         handler = getattr(self, "_" + type(node).__name__.lower())
         result: tuple[str, str] = handler(node)
@@ -151,10 +158,10 @@ class Emitter:
         return value, self._deps(" | ".join(deps) or "0")
 
     # --- leaves -------------------------------------------------------------------------
-    def _paren(self, n: exp.Expression) -> tuple[str, str]:
+    def _paren(self, n: exp.Expr) -> tuple[str, str]:
         return self.emit(n.this)
 
-    def _column(self, n: exp.Expression) -> tuple[str, str]:
+    def _column(self, n: exp.Expr) -> tuple[str, str]:
         name = n.name
         if name == "as_of":
             return "as_of", "0"
@@ -163,23 +170,23 @@ class Emitter:
             return atom, self._deps(f"0 if {atom} is not None else {self.field_bits[name]}")
         return f"v[{name!r}]", (f"vd[{name!r}]" if self.explain else "0")
 
-    def _literal(self, n: exp.Expression) -> tuple[str, str]:
+    def _literal(self, n: exp.Expr) -> tuple[str, str]:
         assert isinstance(n, exp.Literal)
         if n.is_string:
             return repr(str(n.this)), "0"
         return self.module.const(decimal_literal(n)), "0"
 
-    def _boolean(self, n: exp.Expression) -> tuple[str, str]:
+    def _boolean(self, n: exp.Expr) -> tuple[str, str]:
         return ("True" if n.this else "False"), "0"
 
-    def _null(self, n: exp.Expression) -> tuple[str, str]:
+    def _null(self, n: exp.Expr) -> tuple[str, str]:
         return "None", "0"
 
-    def _cast(self, n: exp.Expression) -> tuple[str, str]:
+    def _cast(self, n: exp.Expr) -> tuple[str, str]:
         assert isinstance(n, exp.Cast)
         return self.module.const(date_literal(n)), "0"
 
-    def _anonymous(self, n: exp.Expression) -> tuple[str, str]:
+    def _anonymous(self, n: exp.Expr) -> tuple[str, str]:
         name = param_name(n)
         if name is not None:
             return f"P[{name!r}]", "0"
@@ -188,18 +195,18 @@ class Emitter:
         helper = {"years_between": "_ybt", "months_between": "_mbt"}[fname]
         return self._nullsafe(f"{helper}({a}, {b})", a, b, deps=(da, db))
 
-    def _monthsbetween(self, n: exp.Expression) -> tuple[str, str]:
+    def _monthsbetween(self, n: exp.Expr) -> tuple[str, str]:
         (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
         return self._nullsafe(f"_mbt({a}, {b})", a, b, deps=(da, db))
 
     # --- logic --------------------------------------------------------------------------
-    def _and(self, n: exp.Expression) -> tuple[str, str]:
+    def _and(self, n: exp.Expr) -> tuple[str, str]:
         return self._junction(n, decisive="False")
 
-    def _or(self, n: exp.Expression) -> tuple[str, str]:
+    def _or(self, n: exp.Expr) -> tuple[str, str]:
         return self._junction(n, decisive="True")
 
-    def _junction(self, n: exp.Expression, decisive: str) -> tuple[str, str]:
+    def _junction(self, n: exp.Expr, decisive: str) -> tuple[str, str]:
         other = "True" if decisive == "False" else "False"
         (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
         value = self.tmp(
@@ -215,27 +222,28 @@ class Emitter:
         )
         return value, deps
 
-    def _not(self, n: exp.Expression) -> tuple[str, str]:
+    def _not(self, n: exp.Expr) -> tuple[str, str]:
         a, da = self.emit(n.this)
         return self.tmp(f"None if {a} is None else (not {a})"), da
 
-    def _is(self, n: exp.Expression) -> tuple[str, str]:
+    def _is(self, n: exp.Expr) -> tuple[str, str]:
         a, da = self.emit(n.this)
         return self.tmp(f"{a} is None"), da
 
     # --- comparisons --------------------------------------------------------------------
-    def _compare(self, n: exp.Expression) -> tuple[str, str]:
+    def _compare(self, n: exp.Expr) -> tuple[str, str]:
         (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
         return self._nullsafe(f"{a} {_COMPARE[type(n)]} {b}", a, b, deps=(da, db))
 
     _eq = _neq = _gt = _gte = _lt = _lte = _compare
 
-    def _between(self, n: exp.Expression) -> tuple[str, str]:
+    def _between(self, n: exp.Expr) -> tuple[str, str]:
         x = n.this
-        return self.emit(exp.and_(exp.GTE(this=x, expression=n.args["low"]),
-                                  exp.LTE(this=x, expression=n.args["high"])))
+        return self.emit(
+            exp.and_(exp.GTE(this=x, expression=n.args["low"]), exp.LTE(this=x, expression=n.args["high"]))
+        )
 
-    def _in(self, n: exp.Expression) -> tuple[str, str]:
+    def _in(self, n: exp.Expr) -> tuple[str, str]:
         items = n.expressions
         if all(isinstance(i, exp.Literal) for i in items):
             a, da = self.emit(n.this)
@@ -245,7 +253,7 @@ class Emitter:
             result = self.emit(exp.or_(*(exp.EQ(this=n.this, expression=i) for i in items)))
         return self._negate(n, result)
 
-    def _like(self, n: exp.Expression) -> tuple[str, str]:
+    def _like(self, n: exp.Expr) -> tuple[str, str]:
         a, da = self.emit(n.this)
         pattern = str(n.expression.this)
         if like_is_prefix(pattern):
@@ -254,20 +262,20 @@ class Emitter:
             code = f"{self.module.const(like_regex(pattern))}.fullmatch({a}) is not None"
         return self._negate(n, self._nullsafe(code, a, deps=(da,)))
 
-    def _negate(self, n: exp.Expression, result: tuple[str, str]) -> tuple[str, str]:
+    def _negate(self, n: exp.Expr, result: tuple[str, str]) -> tuple[str, str]:
         if not n.args.get("negate"):
             return result
         a, da = result
         return self.tmp(f"None if {a} is None else (not {a})"), da
 
-    def _arraycontains(self, n: exp.Expression) -> tuple[str, str]:
+    def _arraycontains(self, n: exp.Expr) -> tuple[str, str]:
         (lst, dl), (x, dx) = self.emit(n.this), self.emit(n.expression)
         return self._nullsafe(f"{x} in {lst}", lst, x, deps=(dl, dx))
 
     _contains = _arraycontains
 
     # --- CASE, COALESCE -----------------------------------------------------------------
-    def _case(self, n: exp.Expression) -> tuple[str, str]:
+    def _case(self, n: exp.Expr) -> tuple[str, str]:
         branches = [(self.emit(b.this), self.emit(b.args["true"])) for b in n.args["ifs"]]
         default = n.args.get("default")
         dv, dd = self.emit(default) if default is not None else ("None", "0")
@@ -280,7 +288,7 @@ class Emitter:
             deps = f"(({' | '.join([*seen[: i + 1], dr])}) if {c} is True else {deps})"
         return self.tmp(value), self._deps(deps)
 
-    def _coalesce(self, n: exp.Expression) -> tuple[str, str]:
+    def _coalesce(self, n: exp.Expr) -> tuple[str, str]:
         args = [self.emit(a) for a in [n.this, *n.expressions]]
         value, deps = "None", " | ".join(d for _, d in args)
         for i in range(len(args) - 1, -1, -1):
@@ -291,64 +299,64 @@ class Emitter:
         return self.tmp(value), self._deps(deps)
 
     # --- arithmetic ---------------------------------------------------------------------
-    def _binary(self, n: exp.Expression, template: str) -> tuple[str, str]:
+    def _binary(self, n: exp.Expr, template: str) -> tuple[str, str]:
         (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
         return self._nullsafe(template.format(a=a, b=b), a, b, deps=(da, db))
 
-    def _add(self, n: exp.Expression) -> tuple[str, str]:
+    def _add(self, n: exp.Expr) -> tuple[str, str]:
         return self._binary(n, "{a} + {b}")
 
-    def _sub(self, n: exp.Expression) -> tuple[str, str]:
+    def _sub(self, n: exp.Expr) -> tuple[str, str]:
         return self._binary(n, "{a} - {b}")
 
-    def _mul(self, n: exp.Expression) -> tuple[str, str]:
+    def _mul(self, n: exp.Expr) -> tuple[str, str]:
         return self._binary(n, "_q6({a} * {b})")
 
-    def _div(self, n: exp.Expression) -> tuple[str, str]:
+    def _div(self, n: exp.Expr) -> tuple[str, str]:
         return self._binary(n, "_div({a}, {b})")
 
-    def _neg(self, n: exp.Expression) -> tuple[str, str]:
+    def _neg(self, n: exp.Expr) -> tuple[str, str]:
         a, da = self.emit(n.this)
         return self._nullsafe(f"-{a}", a, deps=(da,))
 
-    def _extremum(self, n: exp.Expression, fn: str) -> tuple[str, str]:
+    def _extremum(self, n: exp.Expr, fn: str) -> tuple[str, str]:
         args = [self.emit(a) for a in [n.this, *n.expressions]]
         atoms = [a for a, _ in args]
         return self._nullsafe(f"{fn}({', '.join(atoms)})", *atoms, deps=tuple(d for _, d in args))
 
-    def _least(self, n: exp.Expression) -> tuple[str, str]:
+    def _least(self, n: exp.Expr) -> tuple[str, str]:
         return self._extremum(n, "min")
 
-    def _greatest(self, n: exp.Expression) -> tuple[str, str]:
+    def _greatest(self, n: exp.Expr) -> tuple[str, str]:
         return self._extremum(n, "max")
 
-    def _unary(self, n: exp.Expression, template: str) -> tuple[str, str]:
+    def _unary(self, n: exp.Expr, template: str) -> tuple[str, str]:
         a, da = self.emit(n.this)
         return self._nullsafe(template.format(a=a), a, deps=(da,))
 
-    def _floor(self, n: exp.Expression) -> tuple[str, str]:
+    def _floor(self, n: exp.Expr) -> tuple[str, str]:
         return self._unary(n, "_floor({a})")
 
-    def _ceil(self, n: exp.Expression) -> tuple[str, str]:
+    def _ceil(self, n: exp.Expr) -> tuple[str, str]:
         return self._unary(n, "_ceil({a})")
 
-    def _abs(self, n: exp.Expression) -> tuple[str, str]:
+    def _abs(self, n: exp.Expr) -> tuple[str, str]:
         return self._unary(n, "abs({a})")
 
-    def _round(self, n: exp.Expression) -> tuple[str, str]:
+    def _round(self, n: exp.Expr) -> tuple[str, str]:
         places = n.args.get("decimals")
         return self._unary(n, f"_round({{a}}, {int(str(places.this)) if places is not None else 0})")
 
-    def _year(self, n: exp.Expression) -> tuple[str, str]:
+    def _year(self, n: exp.Expr) -> tuple[str, str]:
         return self._unary(n, "{a}.year")
 
-    def _month(self, n: exp.Expression) -> tuple[str, str]:
+    def _month(self, n: exp.Expr) -> tuple[str, str]:
         return self._unary(n, "{a}.month")
 
-    def _day(self, n: exp.Expression) -> tuple[str, str]:
+    def _day(self, n: exp.Expr) -> tuple[str, str]:
         return self._unary(n, "{a}.day")
 
-    def _substring(self, n: exp.Expression) -> tuple[str, str]:
+    def _substring(self, n: exp.Expr) -> tuple[str, str]:
         start = int(str(n.args["start"].this)) - 1
         length = int(str(n.args["length"].this))
         return self._unary(n, f"{{a}}[{start}:{start + length}]")

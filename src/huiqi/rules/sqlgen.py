@@ -27,13 +27,13 @@ DECIMAL_6 = exp.DataType.build("DECIMAL(38, 6)")
 DECIMAL_2 = exp.DataType.build("DECIMAL(18, 2)")
 
 
-def cast(e: exp.Expression, to: exp.DataType) -> exp.Expression:
+def cast(e: exp.Expr, to: exp.DataType) -> exp.Expr:
     # Not sqlglot's exp.cast(): it skips a cast when the inner one has the same base type,
     # which would drop DECIMAL(38,6) → DECIMAL(18,2) rounding.
     return exp.Cast(this=e, to=to.copy())
 
 
-def value_sql(value: Any) -> exp.Expression:
+def value_sql(value: Any) -> exp.Expr:
     """A rule value (parameter or literal) as a SQL literal."""
     if value is None:
         return exp.null()
@@ -51,15 +51,15 @@ def value_sql(value: Any) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def _is_null(e: exp.Expression) -> exp.Expression:
+def _is_null(e: exp.Expr) -> exp.Expr:
     return exp.Is(this=e.copy(), expression=exp.null())
 
 
-def _round6(e: exp.Expression) -> exp.Expression:
+def _round6(e: exp.Expr) -> exp.Expr:
     return cast(e, DECIMAL_6)
 
 
-def _years_between(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+def _years_between(a: exp.Expr, b: exp.Expr) -> exp.Expr:
     earlier_in_year = exp.or_(
         exp.LT(this=exp.Month(this=b.copy()), expression=exp.Month(this=a.copy())),
         exp.and_(
@@ -67,13 +67,14 @@ def _years_between(a: exp.Expression, b: exp.Expression) -> exp.Expression:
             exp.LT(this=exp.Day(this=b.copy()), expression=exp.Day(this=a.copy())),
         ),
     )
-    borrow = exp.Case(ifs=[exp.If(this=earlier_in_year, true=exp.Literal.number(1))],
-                      default=exp.Literal.number(0))
+    borrow = exp.Case(
+        ifs=[exp.If(this=earlier_in_year, true=exp.Literal.number(1))], default=exp.Literal.number(0)
+    )
     years = exp.Sub(this=exp.Year(this=b.copy()), expression=exp.Year(this=a.copy()))
     return exp.Paren(this=exp.Sub(this=years, expression=borrow))
 
 
-def _months_between(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+def _months_between(a: exp.Expr, b: exp.Expr) -> exp.Expr:
     months = exp.Add(
         this=exp.Mul(
             this=exp.Paren(this=exp.Sub(this=exp.Year(this=b.copy()), expression=exp.Year(this=a.copy()))),
@@ -82,8 +83,12 @@ def _months_between(a: exp.Expression, b: exp.Expression) -> exp.Expression:
         expression=exp.Sub(this=exp.Month(this=b.copy()), expression=exp.Month(this=a.copy())),
     )
     borrow = exp.Case(
-        ifs=[exp.If(this=exp.LT(this=exp.Day(this=b.copy()), expression=exp.Day(this=a.copy())),
-                    true=exp.Literal.number(1))],
+        ifs=[
+            exp.If(
+                this=exp.LT(this=exp.Day(this=b.copy()), expression=exp.Day(this=a.copy())),
+                true=exp.Literal.number(1),
+            )
+        ],
         default=exp.Literal.number(0),
     )
     return exp.Paren(this=exp.Sub(this=months, expression=borrow))
@@ -96,8 +101,8 @@ class SqlGen:
         self.as_of = as_of
         self.params = params
 
-    def sql(self, node: exp.Expression) -> exp.Expression:
-        handler: Callable[[exp.Expression], exp.Expression] | None = getattr(
+    def sql(self, node: exp.Expr) -> exp.Expr:
+        handler: Callable[[exp.Expr], exp.Expr] | None = getattr(
             self, "_" + type(node).__name__.lower(), None
         )
         if handler is not None:
@@ -105,26 +110,26 @@ class SqlGen:
         # Same shape in SQL: rebuild with translated children.
         out = node.copy()
         for key, arg in node.args.items():
-            if isinstance(arg, exp.Expression):
+            if isinstance(arg, exp.Expr):
                 out.set(key, self.sql(arg))
             elif isinstance(arg, list):
-                out.set(key, [self.sql(a) if isinstance(a, exp.Expression) else a for a in arg])
+                out.set(key, [self.sql(a) if isinstance(a, exp.Expr) else a for a in arg])
         return out
 
-    def _column(self, n: exp.Expression) -> exp.Expression:
+    def _column(self, n: exp.Expr) -> exp.Expr:
         if n.name == "as_of":
             return value_sql(self.as_of)
         return exp.column(n.name, quoted=True)
 
-    def _literal(self, n: exp.Expression) -> exp.Expression:
+    def _literal(self, n: exp.Expr) -> exp.Expr:
         assert isinstance(n, exp.Literal)
         return n.copy() if n.is_string else value_sql(decimal_literal(n))
 
-    def _cast(self, n: exp.Expression) -> exp.Expression:
+    def _cast(self, n: exp.Expr) -> exp.Expr:
         assert isinstance(n, exp.Cast)
         return value_sql(date_literal(n))
 
-    def _anonymous(self, n: exp.Expression) -> exp.Expression:
+    def _anonymous(self, n: exp.Expr) -> exp.Expr:
         name = param_name(n)
         if name is not None:
             return value_sql(self.params.get(name))
@@ -132,50 +137,50 @@ class SqlGen:
         fname = str(n.this).lower()
         return _years_between(a, b) if fname == "years_between" else _months_between(a, b)
 
-    def _monthsbetween(self, n: exp.Expression) -> exp.Expression:
+    def _monthsbetween(self, n: exp.Expr) -> exp.Expr:
         return _months_between(self.sql(n.this), self.sql(n.expression))
 
-    def _like(self, n: exp.Expression) -> exp.Expression:
+    def _like(self, n: exp.Expr) -> exp.Expr:
         like = exp.Like(this=self.sql(n.this), expression=n.expression.copy())
         return exp.Not(this=like) if n.args.get("negate") else like
 
-    def _in(self, n: exp.Expression) -> exp.Expression:
+    def _in(self, n: exp.Expr) -> exp.Expr:
         inside = exp.In(this=self.sql(n.this), expressions=[self.sql(e) for e in n.expressions])
         return exp.Not(this=inside) if n.args.get("negate") else inside
 
-    def _arraycontains(self, n: exp.Expression) -> exp.Expression:
+    def _arraycontains(self, n: exp.Expr) -> exp.Expr:
         return exp.ArrayContains(this=self.sql(n.this), expression=self.sql(n.expression))
 
     _contains = _arraycontains
 
-    def _mul(self, n: exp.Expression) -> exp.Expression:
+    def _mul(self, n: exp.Expr) -> exp.Expr:
         return _round6(exp.Mul(this=self.sql(n.this), expression=self.sql(n.expression)))
 
-    def _div(self, n: exp.Expression) -> exp.Expression:
+    def _div(self, n: exp.Expr) -> exp.Expr:
         numerator = cast(self.sql(n.this), DECIMAL_6)
         denominator = exp.Nullif(this=self.sql(n.expression), expression=exp.Literal.number(0))
         return _round6(exp.Div(this=numerator, expression=denominator))
 
-    def _extremum(self, n: exp.Expression, cls: type[exp.Func]) -> exp.Expression:
+    def _extremum(self, n: exp.Expr, cls: type[exp.Func]) -> exp.Expr:
         args = [self.sql(a) for a in [n.this, *n.expressions]]
         any_unknown = exp.or_(*(_is_null(a) for a in args))
         plain = cls(this=args[0].copy(), expressions=[a.copy() for a in args[1:]], ignore_nulls=True)
         return exp.Case(ifs=[exp.If(this=any_unknown, true=exp.null())], default=plain)
 
-    def _least(self, n: exp.Expression) -> exp.Expression:
+    def _least(self, n: exp.Expr) -> exp.Expr:
         return self._extremum(n, exp.Least)
 
-    def _greatest(self, n: exp.Expression) -> exp.Expression:
+    def _greatest(self, n: exp.Expr) -> exp.Expr:
         return self._extremum(n, exp.Greatest)
 
-    def _round(self, n: exp.Expression) -> exp.Expression:
+    def _round(self, n: exp.Expr) -> exp.Expr:
         places = n.args.get("decimals")
         digits = int(str(places.this)) if places is not None else 0
         # DuckDB and Spark both round DECIMAL half away from zero when casting down.
         return cast(self.sql(n.this), exp.DataType.build(f"DECIMAL(38, {digits})"))
 
-    def _floor(self, n: exp.Expression) -> exp.Expression:
+    def _floor(self, n: exp.Expr) -> exp.Expr:
         return cast(exp.Floor(this=self.sql(n.this)), DECIMAL_6)
 
-    def _ceil(self, n: exp.Expression) -> exp.Expression:
+    def _ceil(self, n: exp.Expr) -> exp.Expr:
         return cast(exp.Ceil(this=self.sql(n.this)), DECIMAL_6)

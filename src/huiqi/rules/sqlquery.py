@@ -16,17 +16,22 @@ from huiqi.profile import FIELDS
 from huiqi.rules.library import Library, Policy
 from huiqi.rules.sqlgen import DECIMAL_2, SqlGen, cast
 
-_SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "money": "DECIMAL(18, 2)", "date": "DATE",
-              "list": "VARCHAR[]"}
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "money": "DECIMAL(18, 2)",
+    "date": "DATE",
+    "list": "VARCHAR[]",
+}
 #: The profile table's columns and DuckDB types, from the single field registry.
 PROFILE_COLUMNS: dict[str, str] = {name: _SQL_TYPES[spec.kind] for name, spec in FIELDS.items()}
 
 
-def conjunction(conditions: list[exp.Expression]) -> exp.Expression:
+def conjunction(conditions: list[exp.Expr]) -> exp.Expr:
     return exp.and_(*conditions) if conditions else exp.true()
 
 
-def policy_columns(gen: SqlGen, policy: Policy, *, with_conditions: bool = False) -> list[exp.Expression]:
+def policy_columns(gen: SqlGen, policy: Policy, *, with_conditions: bool = False) -> list[exp.Expr]:
     """The verdict and amount (and optionally each condition) of one policy as SQL columns."""
     conds = [gen.sql(c.expr.tree) for c in policy.evaluated if c.expr is not None]
     met = conjunction([exp.Paren(this=c) for c in conds])
@@ -37,7 +42,8 @@ def policy_columns(gen: SqlGen, policy: Policy, *, with_conditions: bool = False
         ],
         default=exp.Literal.string("undetermined"),
     )
-    cols: list[exp.Expression] = [exp.alias_(verdict, f"{policy.id}:verdict", quoted=True)]
+    cols: list[exp.Expr] = [exp.alias_(verdict, f"{policy.id}:verdict", quoted=True)]
+    amount: exp.Expr
     if policy.formula is not None:
         amount = exp.Case(
             ifs=[exp.If(this=exp.Not(this=exp.Paren(this=met.copy())), true=exp.null())],
@@ -69,7 +75,7 @@ def match_query(
         wanted = set(policy_ids)
         policies = [p for p in policies if p.id in wanted]
     query = exp.select(exp.column(key, quoted=True)).from_("v0")
-    ctes = [(f"v0", exp.select("*").from_(exp.to_table(source)))]
+    ctes = [("v0", exp.select("*").from_(exp.to_table(source)))]
     for i, var in enumerate(library.variables, start=1):
         layer = exp.select("*", exp.alias_(gen.sql(var.expr.tree), var.name, quoted=True)).from_(f"v{i - 1}")
         ctes.append((f"v{i}", layer))

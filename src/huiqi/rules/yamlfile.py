@@ -25,7 +25,7 @@ class LineList(list[Any]):
     line: int
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
+class _Loader(_Base):
     pass
 
 
@@ -52,8 +52,11 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequen
 
 
 def load(path: Path) -> Any:
-    with path.open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    return loads(path.read_text(encoding="utf-8"))
+
+
+def loads(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)
 
 
 def line_of(doc: Any, loc: Sequence[str | int]) -> int | None:
@@ -61,9 +64,9 @@ def line_of(doc: Any, loc: Sequence[str | int]) -> int | None:
     line = getattr(doc, "line", None)
     node = doc
     for part in loc:
-        if isinstance(node, LineDict) and part in node:
+        if isinstance(node, LineDict) and str(part) in node:
             line = node.lines.get(str(part), line)
-            node = node[part]
+            node = node[str(part)]
         elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
             line = node.lines[part]
             node = node[part]

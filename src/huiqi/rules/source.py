@@ -1,0 +1,29 @@
+"""Where a running service gets the library it evaluates with.
+
+A server asks its source for the current library on every request. The file-based
+source never changes; the lifecycle's database source (``huiqi.library``) swaps in a
+newly published library atomically, so a request sees either the old library or the
+new one, never half of each.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from huiqi.rules.library import Library
+
+
+class LibrarySource(Protocol):
+    def current(self) -> Library:
+        """The library to evaluate this request with (cheap: called per request)."""
+        ...
+
+
+class StaticSource:
+    """A library loaded once, e.g. from the policies/ directory."""
+
+    def __init__(self, library: Library):
+        self._library = library
+
+    def current(self) -> Library:
+        return self._library
