@@ -22,7 +22,7 @@ def _amount(result_benefit: object) -> str:
         return "—"
     amount = getattr(b, "amount", None)
     if amount is None:
-        return getattr(b, "note", None) or "金额待定"
+        return "按实核定" if getattr(b, "note", None) else "金额待定"
     return yuan(Decimal(amount)) + _UNIT.get(getattr(b, "unit", ""), "")
 
 
@@ -43,15 +43,22 @@ def render_match(result: MatchResult, console: Console) -> None:
 
     if groups["eligible"]:
         t = Table(title=f"可享受（{len(groups['eligible'])} 项）", title_style="bold green", expand=True)
-        t.add_column("政策", ratio=3)
+        t.add_column("政策", ratio=4)
         t.add_column("预计金额", justify="right", ratio=1)
-        t.add_column("怎么申请", ratio=2)
+        t.add_column("申请方式", ratio=1)
         for r in groups["eligible"]:
-            t.add_row(f"{r.title}\n[dim]{r.policy_id} · {r.document_number}[/]", _amount(r.benefit),
-                      f"{r.apply.mode}：{r.apply.channel}")
+            note = r.benefit.note if r.benefit and r.benefit.amount is None and r.benefit.note else ""
+            t.add_row(
+                f"{r.title}\n[dim]{r.policy_id} · {r.document_number}[/]"
+                + (f"\n[dim]金额：{note}[/]" if note else ""),
+                _amount(r.benefit),
+                r.apply.mode,
+            )
         console.print(t)
     if groups["undetermined"]:
-        t = Table(title=f"需补充信息（{len(groups['undetermined'])} 项）", title_style="bold yellow", expand=True)
+        t = Table(
+            title=f"需补充信息（{len(groups['undetermined'])} 项）", title_style="bold yellow", expand=True
+        )
         t.add_column("政策", ratio=3)
         t.add_column("还需要", ratio=2)
         t.add_column("若符合预计", justify="right", ratio=1)
@@ -71,9 +78,15 @@ def render_match(result: MatchResult, console: Console) -> None:
     console.print(
         Panel(
             Group(
-                Text(f"可享受 {result.totals.eligible} 项，预计合计 {yuan(total)}（按各项估算金额加总）", style="bold"),
-                Text(f"需补充信息 {result.totals.undetermined} 项，不符合 {result.totals.ineligible} 项。"
-                     "金额为估算，以主管部门核定为准。", style="dim"),
+                Text(
+                    f"可享受 {result.totals.eligible} 项，预计合计 {yuan(total)}（按各项估算金额加总）",
+                    style="bold",
+                ),
+                Text(
+                    f"需补充信息 {result.totals.undetermined} 项，不符合 {result.totals.ineligible} 项。"
+                    "金额为估算，以主管部门核定为准。",
+                    style="dim",
+                ),
             ),
             border_style="green",
         )

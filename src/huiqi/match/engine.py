@@ -49,8 +49,13 @@ def match(
     facts = profile.facts()
     params = library.params_at(as_of)
     results = [_result(ev, facts, variables, params, library) for ev in evaluations]
-    results.sort(key=lambda r: (_ORDER[r.verdict], -Decimal(r.benefit.amount) if r.benefit and r.benefit.amount
-                                else Decimal(0), r.policy_id))
+    results.sort(
+        key=lambda r: (
+            _ORDER[r.verdict],
+            -Decimal(r.benefit.amount) if r.benefit and r.benefit.amount else Decimal(0),
+            r.policy_id,
+        )
+    )
     eligible = [ev for ev in evaluations if ev.verdict == "eligible"]
     totals = Totals(
         eligible=len(eligible),

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from huiqi.profile import FIELDS
+from huiqi.profile import FIELDS, industry
 from huiqi.rules import Condition, Library
 from huiqi.rules.lang import decimal_literal, param_name
 
@@ -20,10 +20,16 @@ def yuan(amount: Decimal | None) -> str:
     if amount is None:
         return "金额待定"
     if abs(amount) >= _WAN * _WAN:
-        return f"{amount / (_WAN * _WAN):,.2f} 亿元"
+        return f"{_number(amount / (_WAN * _WAN))} 亿元"
     if abs(amount) >= _WAN:
-        return f"{amount / _WAN:,.2f} 万元"
-    return f"{amount:,.2f} 元"
+        return f"{_number(amount / _WAN)} 万元"
+    return f"{_number(amount)} 元"
+
+
+def _number(x: Decimal) -> str:
+    """Two decimals, or none when they are zero: 300 万元, 1.26 万元."""
+    text = f"{x:,.2f}"
+    return text[:-3] if text.endswith(".00") else text
 
 
 def fact(name: str, value: Any, library: Library | None = None) -> str:
@@ -39,6 +45,9 @@ def value_text(name: str, value: Any) -> str:
     spec = FIELDS.get(name)
     if isinstance(value, list):
         return "、".join(spec.label_of(v) if spec else str(v) for v in value) or "无"
+    if name == "industry":
+        node = industry.lookup(str(value))
+        return f"{value}（{node.name}）" if node else str(value)
     if spec and spec.kind == "money":
         return yuan(Decimal(value))
     if isinstance(value, dt.date):
@@ -63,7 +72,7 @@ def _variable_label(name: str, library: Library | None) -> str:
     return name
 
 
-_OPS = {
+_OPS: dict[type, tuple[str, str]] = {
     exp.LTE: ("超过上限", "不超过"),
     exp.LT: ("未低于", "低于"),
     exp.GTE: ("低于下限", "达到"),
@@ -100,7 +109,7 @@ def reason(
     return f"{condition.label}：{status}" + (f"（{shown}）" if shown else "")
 
 
-def _constant(node: exp.Expression, params: dict[str, Any]) -> Any:
+def _constant(node: exp.Expr, params: dict[str, Any]) -> Any:
     if isinstance(node, exp.Literal) and not node.is_string:
         return decimal_literal(node)
     if isinstance(node, exp.Anonymous):

@@ -40,8 +40,8 @@ FIELDS: dict[str, FieldSpec] = {
     for f in (
         FieldSpec("uscc", "string", "统一社会信用代码"),
         FieldSpec("name", "string", "企业名称"),
-        FieldSpec("region", "string", "所在地区（行政区划代码）"),
-        FieldSpec("industry", "string", "所属行业（GB/T 4754-2017）"),
+        FieldSpec("region", "string", "所在地区"),
+        FieldSpec("industry", "string", "所属行业"),
         FieldSpec("registered_on", "date", "成立日期"),
         FieldSpec("employees", "integer", "从业人数", "人"),
         FieldSpec("revenue", "money", "上年营业收入", "元"),

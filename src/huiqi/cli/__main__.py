@@ -1,0 +1,3 @@
+from huiqi.cli.main import app
+
+app(prog_name="huiqi")

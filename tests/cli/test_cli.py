@@ -1,0 +1,72 @@
+"""The ``huiqi`` command as a user runs it: real processes, the shipped library and examples."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
+
+
+def huiqi(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "huiqi.cli", *args], input=stdin, capture_output=True, text=True, cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_examples_together_show_every_verdict() -> None:
+    verdicts = set()
+    for example in EXAMPLES:
+        run = huiqi("match", str(example), "--as-of", "2026-06-30", "--format", "json")
+        assert run.returncode == 0, run.stderr
+        data = json.loads(run.stdout)
+        assert set(data["variables"]) >= {"age_years", "industry_section", "size_class", "is_small_low_profit"}
+        verdicts |= {r["verdict"] for r in data["results"]}
+    assert len(EXAMPLES) >= 6
+    assert verdicts == {"eligible", "ineligible", "undetermined"}
+
+
+def test_table_is_grouped_in_chinese() -> None:
+    run = huiqi("match", str(ROOT / "examples" / "manufacturer.json"), "--as-of", "2026-06-30")
+    assert run.returncode == 0, run.stderr
+    assert "可享受" in run.stdout and "不符合" in run.stdout and "预计合计" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "expected"),
+    [
+        (["match", "no-such-file.json"], None, "找不到文件"),
+        (["match", "-"], "{not json", "不是有效的 JSON"),
+        (["match", "-"], '{"employees": -5}', "从业人数（employees）：不能为负数"),
+        (["match", "-"], '{"uscc": "91110000600037341X"}', "校验码错误"),
+        (["match", "-", "--as-of", "2024-02-30"], '{"employees": 5}', "--as-of"),
+        (["match", "-", "--format", "xml"], '{"employees": 5}', "--format"),
+    ],
+)
+def test_bad_input_is_a_clear_message_not_a_traceback(args: list[str], stdin: str | None, expected: str) -> None:
+    run = huiqi(*args, stdin=stdin)
+    assert run.returncode == 2
+    assert expected in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+
+
+def test_policy_test_and_lint_pass_on_the_shipped_library() -> None:
+    run = huiqi("policy", "test")
+    assert run.returncode == 0, run.stdout
+    assert " passed, 0 failed" in run.stdout
+    lint = huiqi("policy", "lint")
+    assert lint.returncode == 0 and "0 个错误" in lint.stdout
+
+
+def test_lint_fails_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("id: cn.test.bad\nconditions: [{label: 条件, when: 'employes > 1'}]\n",
+                                       encoding="utf-8")
+    run = huiqi("policy", "lint", "--policies", str(tmp_path))
+    assert run.returncode == 1
+    assert f"{tmp_path / 'bad.yaml'}:" in run.stdout

@@ -1,0 +1,85 @@
+from decimal import Decimal
+
+import pytest
+from stdnum.cn import uscc as stdnum_uscc
+
+from huiqi.profile import ProfileError, industry, parse_profile, uscc
+
+
+def with_check(first17: str) -> str:
+    return first17 + uscc.check_character(first17)
+
+
+def problems(data: dict) -> dict[str, str]:
+    with pytest.raises(ProfileError) as exc:
+        parse_profile(data)
+    return {p.field: str(p) for p in exc.value.problems}
+
+
+def test_valid_uscc_is_normalized() -> None:
+    assert parse_profile({"uscc": " 91110000600037341l "}).uscc == "91110000600037341L"
+
+
+def test_letter_registration_authority_is_accepted_where_stdnum_refuses() -> None:
+    farm_coop = with_check("N2339901MA2B3C4D5")  # N = 农业 registration authority
+    assert not stdnum_uscc.is_valid(farm_coop)
+    assert parse_profile({"uscc": farm_coop}).uscc == farm_coop
+
+
+def test_wrong_check_character_names_the_field_and_the_right_character() -> None:
+    msg = problems({"uscc": "91110000600037341X"})["uscc"]
+    assert "统一社会信用代码" in msg and "“L”" in msg and "check character" in msg
+
+
+@pytest.mark.parametrize("code", ["91110000600037341", "Z1110000600037341L", "9111000060003734IL"])
+def test_malformed_uscc_is_rejected(code: str) -> None:
+    assert "uscc" in problems({"uscc": code})
+
+
+@pytest.mark.parametrize("code", ["C", "C39", "C391", "C3911", "i6513"])
+def test_industry_codes_at_every_level(code: str) -> None:
+    assert parse_profile({"industry": code}).industry == code.upper()
+
+
+@pytest.mark.parametrize("code", ["C99", "X12", "C3", "C39111"])
+def test_unknown_industry_codes_are_rejected(code: str) -> None:
+    assert "GB/T 4754" in problems({"industry": code})["industry"]
+
+
+def test_industry_search_by_name_and_code() -> None:
+    assert industry.search("软件开发")[0].code == "I651"
+    assert [i.code for i in industry.search("I6513")] == ["I6513"]
+    assert industry.path("C3911")[0].name == "制造业"
+
+
+def test_every_bad_field_is_reported_at_once_in_both_languages() -> None:
+    found = problems(
+        {
+            "employees": -1,
+            "revenue": "abc",
+            "taxpayer_type": "small",
+            "foo": 1,
+            "registered_on": "2024-13-01",
+            "certifications": ["hightech"],
+        }
+    )
+    assert set(found) == {"employees", "revenue", "taxpayer_type", "foo", "registered_on", "certifications.0"}
+    assert "不能为负数" in found["employees"]
+    assert "small_scale（小规模纳税人）" in found["taxpayer_type"]
+    assert "不是企业画像中的字段" in found["foo"]
+
+
+def test_money_is_exact_and_limited_to_cents() -> None:
+    assert parse_profile({"revenue": "1234567.89"}).revenue == Decimal("1234567.89")
+    assert "最多两位小数" in problems({"revenue": "1.001"})["revenue"]
+
+
+def test_empty_profile_and_non_object_are_rejected() -> None:
+    assert "不能为空" in problems({})[""]
+    with pytest.raises(ProfileError):
+        parse_profile(["not", "an", "object"])
+
+
+def test_unknown_stays_unknown() -> None:
+    facts = parse_profile({"employees": 0}).facts()
+    assert facts["employees"] == 0 and facts["revenue"] is None and facts["certifications"] is None
