@@ -15,7 +15,11 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
 
 def huiqi(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "huiqi.cli", *args], input=stdin, capture_output=True, text=True, cwd=ROOT,
+        [sys.executable, "-m", "huiqi.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
         timeout=120,
     )
 
@@ -65,8 +69,9 @@ def test_policy_test_and_lint_pass_on_the_shipped_library() -> None:
 
 
 def test_lint_fails_with_file_and_line(tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text("id: cn.test.bad\nconditions: [{label: 条件, when: 'employes > 1'}]\n",
-                                       encoding="utf-8")
+    (tmp_path / "bad.yaml").write_text(
+        "id: cn.test.bad\nconditions: [{label: 条件, when: 'employes > 1'}]\n", encoding="utf-8"
+    )
     run = huiqi("policy", "lint", "--policies", str(tmp_path))
     assert run.returncode == 1
     assert f"{tmp_path / 'bad.yaml'}:" in run.stdout

@@ -23,8 +23,9 @@ def library():
         id="cn.test.small",
         title="小企业优惠",
     )
-    tech = policy_yaml(["contains(certifications, 'high_tech')"], formula="taxable_income * 0.1",
-                       id="cn.test.tech", title="高新优惠")
+    tech = policy_yaml(
+        ["contains(certifications, 'high_tech')"], formula="taxable_income * 0.1", id="cn.test.tech", title="高新优惠"
+    )
     return load_library(files=files_for(small, tech))
 
 

@@ -41,9 +41,14 @@ def test_industry_codes_at_every_level(code: str) -> None:
     assert parse_profile({"industry": code}).industry == code.upper()
 
 
-@pytest.mark.parametrize("code", ["C99", "X12", "C3", "C39111"])
+@pytest.mark.parametrize("code", ["C99", "A069", "C3999"])
 def test_unknown_industry_codes_are_rejected(code: str) -> None:
-    assert "GB/T 4754" in problems({"industry": code})["industry"]
+    assert f"GB/T 4754-2017 中没有代码 {code}" in problems({"industry": code})["industry"]
+
+
+@pytest.mark.parametrize("code", ["X12", "C3", "C39111", "39"])
+def test_malformed_industry_codes_are_rejected(code: str) -> None:
+    assert "应为门类字母加2–4位数字" in problems({"industry": code})["industry"]
 
 
 def test_industry_search_by_name_and_code() -> None:

@@ -4,9 +4,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.rules.builders import files_for, policy_yaml
 
 from huiqi.rules import Library, load_library
+from tests.rules.builders import files_for, policy_yaml
 
 
 @pytest.fixture

@@ -83,9 +83,7 @@ def booleans(depth: int = 2) -> st.SearchStrategy[str]:
         str_cmp,
         st.sampled_from(["'C%'", "'F52%'", "'I6_1%'", "'%1'"]).map(lambda p: f"industry LIKE {p}"),
         st.sampled_from(["'C%'", "'F52%'"]).map(lambda p: f"industry NOT LIKE {p}"),
-        st.sampled_from(["high_tech", "tech_sme", "little_giant"]).map(
-            lambda c: f"contains(certifications, '{c}')"
-        ),
+        st.sampled_from(["high_tech", "tech_sme", "little_giant"]).map(lambda c: f"contains(certifications, '{c}')"),
         st.sampled_from([*NUMBER_FIELDS, "industry", "certifications"]).map(lambda f: f"{f} IS NULL"),
         st.sampled_from(NUMBER_FIELDS).map(lambda f: f"{f} IS NOT NULL"),
         st.tuples(numbers(0), decimals, decimals).map(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.rules.builders import files_for, policy_yaml
 
 from huiqi.rules import LibraryError, lint_library, load_library
+from tests.rules.builders import files_for, policy_yaml
 
 
 def load_errors(conditions: list, formula: str | None = None) -> list[str]:

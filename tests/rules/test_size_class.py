@@ -145,9 +145,7 @@ def test_every_band_is_reachable_in_every_row() -> None:
 # ---- indicators a row does not use are ignored ------------------------------------------
 
 IGNORED = [
-    pytest.param(
-        {"industry": "A01", Y: _value(Y, 20000), X: 0, Z: 0}, "large", id="农业 ignores employees/assets"
-    ),
+    pytest.param({"industry": "A01", Y: _value(Y, 20000), X: 0, Z: 0}, "large", id="农业 ignores employees/assets"),
     pytest.param(
         {"industry": "M73", X: 5, Y: _value(Y, 10**6), Z: _value(Z, 10**6)},
         "micro",
@@ -198,9 +196,7 @@ THREE_VALUED = [
     pytest.param({"industry": "L72", X: 9}, "micro", id="租赁 X<10, Z missing: micro"),
     pytest.param({"industry": "L72", X: 10}, None, id="租赁 X=10, Z missing"),
     # 房地产开发经营: Y and Z
-    pytest.param(
-        {"industry": "K7010", Z: _value(Z, 1000)}, "micro", id="房地产开发 Z<2000万, Y missing: micro"
-    ),
+    pytest.param({"industry": "K7010", Z: _value(Z, 1000)}, "micro", id="房地产开发 Z<2000万, Y missing: micro"),
     pytest.param({"industry": "K7010", Z: _value(Z, 20000)}, None, id="房地产开发 Z large, Y missing"),
     # 其他未列明: X only
     pytest.param({"industry": "M73", Y: _value(Y, 1)}, None, id="其他未列明 X missing"),
@@ -228,9 +224,7 @@ PREFIXES = [
     # G59 = 装卸搬运 (G591, 交通运输业) or 仓储业 (G592–G599)
     pytest.param({"industry": "G59", X: 10, Y: _value(Y, 50)}, "micro", id="G59 both micro"),
     pytest.param({"industry": "G59", X: 50, Y: _value(Y, 500)}, "small", id="G59 both small"),
-    pytest.param(
-        {"industry": "G59", X: 150, Y: _value(Y, 2000)}, None, id="G59 transport small, storage medium"
-    ),
+    pytest.param({"industry": "G59", X: 150, Y: _value(Y, 2000)}, None, id="G59 transport small, storage medium"),
     pytest.param({"industry": "G59", X: 1000, Y: _value(Y, 30000)}, "large", id="G59 both large"),
     # I = 信息传输业 (I63, I64) or 软件和信息技术服务业 (I65)
     pytest.param({"industry": "I", X: 5}, "micro", id="I X=5: micro in both"),

@@ -49,16 +49,13 @@ def render_match(result: MatchResult, console: Console) -> None:
         for r in groups["eligible"]:
             note = r.benefit.note if r.benefit and r.benefit.amount is None and r.benefit.note else ""
             t.add_row(
-                f"{r.title}\n[dim]{r.policy_id} · {r.document_number}[/]"
-                + (f"\n[dim]金额：{note}[/]" if note else ""),
+                f"{r.title}\n[dim]{r.policy_id} · {r.document_number}[/]" + (f"\n[dim]金额：{note}[/]" if note else ""),
                 _amount(r.benefit),
                 r.apply.mode,
             )
         console.print(t)
     if groups["undetermined"]:
-        t = Table(
-            title=f"需补充信息（{len(groups['undetermined'])} 项）", title_style="bold yellow", expand=True
-        )
+        t = Table(title=f"需补充信息（{len(groups['undetermined'])} 项）", title_style="bold yellow", expand=True)
         t.add_column("政策", ratio=3)
         t.add_column("还需要", ratio=2)
         t.add_column("若符合预计", justify="right", ratio=1)

@@ -23,9 +23,7 @@ class Benefit(BaseModel):
     amount: str | None = Field(description="estimated amount in yuan, a decimal string; null when unknown")
     unit: str
     explain: str
-    missing: list[str] = Field(
-        default_factory=list, description="facts the amount needs but the profile lacks"
-    )
+    missing: list[str] = Field(default_factory=list, description="facts the amount needs but the profile lacks")
     note: str | None = None
 
 

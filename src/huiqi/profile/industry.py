@@ -25,10 +25,7 @@ def industries() -> dict[str, Industry]:
     """Every code of the standard, keyed by code (``C``, ``C39``, ``C391``, ``C3911``)."""
     text = resources.files("huiqi.profile").joinpath("data/gbt4754-2017.csv").read_text("utf-8")
     rows = csv.DictReader(text.splitlines())
-    return {
-        r["code"]: Industry(r["code"], int(r["level"]), r["name"], r["parent"] or None, r["note"])
-        for r in rows
-    }
+    return {r["code"]: Industry(r["code"], int(r["level"]), r["name"], r["parent"] or None, r["note"]) for r in rows}
 
 
 def lookup(code: str) -> Industry | None:

@@ -110,8 +110,7 @@ class Profile(BaseModel):
         code = v.upper()
         if not _industry.CODE_PATTERN.match(code):
             raise ValueError(
-                "应为门类字母加2–4位数字，如 C、C39、C3911 / "
-                "must be a section letter optionally followed by 2-4 digits"
+                "应为门类字母加2–4位数字，如 C、C39、C3911 / must be a section letter optionally followed by 2-4 digits"
             )
         if _industry.lookup(code) is None:
             raise ValueError(f"GB/T 4754-2017 中没有代码 {code} / {code} is not a GB/T 4754-2017 code")
@@ -196,9 +195,7 @@ def _problem(err: Any) -> FieldProblem:
     zh = _ZH.get(kind, "取值无效")
     spec = FIELDS.get(loc.split(".")[0])
     if kind == "literal_error" and spec and spec.values:
-        zh += "，可选：" + "、".join(
-            f"{v}（{lab}）" for v, lab in zip(spec.values, spec.value_labels, strict=True)
-        )
+        zh += "，可选：" + "、".join(f"{v}（{lab}）" for v, lab in zip(spec.values, spec.value_labels, strict=True))
     return FieldProblem(loc, zh, en)
 
 

@@ -37,14 +37,10 @@ def normalize(code: str) -> str:
         raise InvalidUSCC("第3–8位应为行政区划码（数字） / characters 3-8 must be a region code")
     bad = [ch for ch in c[8:] if ch not in ALPHABET]
     if bad:
-        raise InvalidUSCC(
-            f"含有不允许的字符“{bad[0]}”（不使用I、O、Z、S、V） / character '{bad[0]}' is not allowed"
-        )
+        raise InvalidUSCC(f"含有不允许的字符“{bad[0]}”（不使用I、O、Z、S、V） / character '{bad[0]}' is not allowed")
     expected = check_character(c[:17])
     if c[17] != expected:
-        raise InvalidUSCC(
-            f"校验码错误：应为“{expected}”，实际“{c[17]}” / check character should be '{expected}'"
-        )
+        raise InvalidUSCC(f"校验码错误：应为“{expected}”，实际“{c[17]}” / check character should be '{expected}'")
     return c
 
 
