@@ -278,10 +278,7 @@ def test_missing_rates_are_within_bounds(registry: pa.Table) -> None:
 
 def test_progress_reports_rows_written_per_chunk(tmp_path: pathlib.Path) -> None:
     seen: list[int] = []
-    assert (
-        generate_registry(2_500, 4, tmp_path / "r.parquet", chunk_size=1_000, on_progress=seen.append)
-        == 2_500
-    )
+    assert generate_registry(2_500, 4, tmp_path / "r.parquet", chunk_size=1_000, on_progress=seen.append) == 2_500
     assert seen == [1_000, 2_000, 2_500]
     assert [pq.ParquetFile(tmp_path / "r.parquet").metadata.row_group(i).num_rows for i in range(3)] == [
         1_000,
@@ -319,9 +316,7 @@ def test_a_failure_leaves_no_file(tmp_path: pathlib.Path) -> None:
     ("count", "seed", "chunk_size"),
     [(-1, 0, 10), (10, -1, 10), (10, 0, 0), (10**9, 0, 10), (1.5, 0, 10), (True, 0, 10)],
 )
-def test_bad_arguments_are_refused(
-    tmp_path: pathlib.Path, count: object, seed: object, chunk_size: object
-) -> None:
+def test_bad_arguments_are_refused(tmp_path: pathlib.Path, count: object, seed: object, chunk_size: object) -> None:
     with pytest.raises(ValueError):
         generate_registry(count, seed, tmp_path / "r.parquet", chunk_size=chunk_size)  # type: ignore[arg-type]
     assert not (tmp_path / "r.parquet").exists()

@@ -423,12 +423,8 @@ def _tables() -> _Tables:
         return DIVISION_ECONOMICS.get(c[:3], (s.employees, s.revenue_per_employee, s.assets_to_revenue))
 
     ec = np.array([econ(c) for c in codes], dtype=np.float64)
-    tech = np.array(
-        [TECH_INTENSITY.get(c[:3], 0.2 if c[0] == "C" else 0.02) for c in codes], dtype=np.float64
-    )
-    general_bias = np.array(
-        [0.12 if c[0] in "CE" or c[:3] == "F51" else 0.0 for c in codes], dtype=np.float64
-    )
+    tech = np.array([TECH_INTENSITY.get(c[:3], 0.2 if c[0] == "C" else 0.02) for c in codes], dtype=np.float64)
+    general_bias = np.array([0.12 if c[0] in "CE" or c[:3] == "F51" else 0.0 for c in codes], dtype=np.float64)
 
     phrase_list: list[str] = []
     off: list[int] = []
@@ -620,9 +616,7 @@ def _money(values: F64, null: Bool) -> pa.Array:
     data[:, 0] = cents
     data[null] = 0
     validity = pa.py_buffer(np.packbits(~null, bitorder="little").tobytes())
-    return pa.Array.from_buffers(
-        MONEY, n, [validity, pa.py_buffer(data.tobytes())], null_count=int(null.sum())
-    )
+    return pa.Array.from_buffers(MONEY, n, [validity, pa.py_buffer(data.tobytes())], null_count=int(null.sum()))
 
 
 def _strings(pool: pa.Array, idx: I64, null: Bool | None = None) -> pa.Array:
@@ -670,12 +664,7 @@ def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBa
     # --- latent size, employees, revenue, assets ------------------------------------------
     # unit variance, fat upper tail, clipped so that no city firm is absurdly large
     z = np.clip(rng.standard_t(LATENT_DF, n) * math.sqrt((LATENT_DF - 2) / LATENT_DF), -4.0, LATENT_MAX)
-    log_emp = (
-        t.emp_mu[ind]
-        + LATENT_SIGMA * z
-        + 0.3 * (np.log1p(age) - math.log1p(8.0))
-        + 0.35 * rng.standard_normal(n)
-    )
+    log_emp = t.emp_mu[ind] + LATENT_SIGMA * z + 0.3 * (np.log1p(age) - math.log1p(8.0)) + 0.35 * rng.standard_normal(n)
     log_emp = np.where(company, log_emp, log_emp - 0.7)  # coops, collectives: few staff
     emp_cont = np.exp(log_emp)
     dormant = chance(DORMANT_SHARE) & (year < last_year)
@@ -731,9 +720,7 @@ def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBa
 
     # --- tax credit rating ------------------------------------------------------------------------
     score = 0.45 * z + 0.25 * np.log1p(age) + rng.standard_normal(n) - 0.5
-    rating = np.select(
-        [score > 1.15, score > -1.6, score > -2.0], [0, 1, 3], default=4
-    )  # 0 A, 1 B, 2 M, 3 C, 4 D
+    rating = np.select([score > 1.15, score > -1.6, score > -2.0], [0, 1, 3], default=4)  # 0 A, 1 B, 2 M, 3 C, 4 D
     new_last_year = year == last_year
     rating = np.where(new_last_year, 2, rating)  # 新设立: M
     u_dorm = rng.random(n)
@@ -742,9 +729,7 @@ def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBa
 
     # --- region -----------------------------------------------------------------------------------
     p_city = np.where(z > 1.8, CITY_LEVEL_SHARE_LARGE, CITY_LEVEL_SHARE)
-    district = np.searchsorted(
-        np.cumsum(DISTRICT_WEIGHTS) / sum(DISTRICT_WEIGHTS), rng.random(n), side="right"
-    )
+    district = np.searchsorted(np.cumsum(DISTRICT_WEIGHTS) / sum(DISTRICT_WEIGHTS), rng.random(n), side="right")
     region_idx = np.where(chance(p_city), 0, 1 + np.minimum(district, len(DISTRICT_REGIONS) - 1))
 
     # --- names --------------------------------------------------------------------------------------
@@ -811,9 +796,7 @@ def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBa
         "name": name,
         "region": _strings(regions, region_idx, null["region"]),
         "industry": _strings(t.codes, ind, null["industry"]),
-        "registered_on": pa.array(day.astype(np.int32), pa.int32(), mask=null["registered_on"]).cast(
-            pa.date32()
-        ),
+        "registered_on": pa.array(day.astype(np.int32), pa.int32(), mask=null["registered_on"]).cast(pa.date32()),
         "employees": pa.array(employees, pa.int64(), mask=null["employees"]),
         "revenue": _money(revenue, null["revenue"]),
         "total_assets": _money(assets, null["total_assets"]),

@@ -36,9 +36,7 @@ def run_cases(library: Library, only: Iterable[Path] | None = None) -> list[Case
                 continue
             _, evaluations = library.evaluate(profile, case.as_of, [policy.id])
             if not evaluations:
-                results.append(
-                    CaseResult(policy, case.name, False, (f"{case.as_of} 政策不在有效期内 / not in force",))
-                )
+                results.append(CaseResult(policy, case.name, False, (f"{case.as_of} 政策不在有效期内 / not in force",)))
                 continue
             ev = evaluations[0]
             if ev.verdict != case.verdict:

@@ -82,9 +82,7 @@ def parse(text: str) -> exp.Expr:
     try:
         tree = sqlglot.parse_one(text, read="duckdb")
     except ParseError as e:
-        raise ExprError(
-            f"表达式无法解析 / cannot parse: {e.errors[0]['description'] if e.errors else e}"
-        ) from None
+        raise ExprError(f"表达式无法解析 / cannot parse: {e.errors[0]['description'] if e.errors else e}") from None
     if tree is None:
         raise ExprError("表达式为空 / empty expression")
     return tree
@@ -323,9 +321,7 @@ class _Checker:
         for key in ("start", "length"):
             arg = n.args.get(key)
             if not (isinstance(arg, exp.Literal) and not arg.is_string and str(arg.this).isdigit()):
-                raise ExprError(
-                    "substr() 的位置和长度必须是正整数 / substr() takes whole-number start and length"
-                )
+                raise ExprError("substr() 的位置和长度必须是正整数 / substr() takes whole-number start and length")
             if int(str(arg.this)) < 1:
                 raise ExprError("substr() 的位置和长度从1开始 / substr() start and length are ≥ 1")
         return Symbol(STRING)
@@ -346,8 +342,7 @@ class _Checker:
             return
         if a.type != b.type or a.type == LIST:
             raise ExprError(
-                f"“{n.sql()}” 比较了{TYPE_ZH[a.type]}和{TYPE_ZH[b.type]} / "
-                f"compares a {a.type} with a {b.type}",
+                f"“{n.sql()}” 比较了{TYPE_ZH[a.type]}和{TYPE_ZH[b.type]} / compares a {a.type} with a {b.type}",
                 name=_name_of(n.this),
             )
 
@@ -399,8 +394,7 @@ def check(text: str, scope: Scope, *, expect: str | None = None) -> Expr:
     sym = checker.check(tree)
     if expect is not None and sym.type not in (expect, NULL):
         raise ExprError(
-            f"应为{TYPE_ZH[expect]}表达式，实际是{TYPE_ZH[sym.type]} / "
-            f"must be a {expect} expression, is a {sym.type}"
+            f"应为{TYPE_ZH[expect]}表达式，实际是{TYPE_ZH[sym.type]} / must be a {expect} expression, is a {sym.type}"
         )
     return Expr(
         text=text,

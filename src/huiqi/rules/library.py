@@ -333,9 +333,7 @@ def lint_library(
             return yamlfile.loads(texts[path])
         except Exception as e:  # yaml.YAMLError and decoding errors alike
             mark = getattr(e, "problem_mark", None)
-            problems.append(
-                Problem(path, mark.line + 1 if mark else None, f"YAML 格式错误 / invalid YAML: {e}")
-            )
+            problems.append(Problem(path, mark.line + 1 if mark else None, f"YAML 格式错误 / invalid YAML: {e}"))
             return None
 
     # 1. Parameters: the shared file and each policy's own section, one namespace.
@@ -397,9 +395,7 @@ def lint_library(
         for name, raw in raw_vars.items():
             line = yamlfile.line_of(doc, ["variables", name])
             if name in FIELDS or name == "as_of":
-                problems.append(
-                    Problem(vfile, line, f"变量名 “{name}” 与画像字段重名 / clashes with a field")
-                )
+                problems.append(Problem(vfile, line, f"变量名 “{name}” 与画像字段重名 / clashes with a field"))
                 continue
             try:
                 vdef = VariableDef.model_validate(raw)
@@ -446,9 +442,7 @@ def lint_library(
         ids: set[str] = set()
         for i, cdef in enumerate(pdef.conditions):
             cid = cdef.id or f"c{i + 1}"
-            line = yamlfile.line_of(doc, ["conditions", i, "when"]) or yamlfile.line_of(
-                doc, ["conditions", i]
-            )
+            line = yamlfile.line_of(doc, ["conditions", i, "when"]) or yamlfile.line_of(doc, ["conditions", i])
             if cid in ids:
                 problems.append(
                     Problem(path, line, f"条件 id “{cid}” 重复 / duplicate condition id", policy_id=pdef.id)
@@ -530,9 +524,7 @@ def _policy_warnings(
         )
     for note in pdef.unverified:
         warn(["unverified"], f"未核实 / unverified: {note}")
-    used = set().union(
-        *(c.expr.parameters for c in conditions if c.expr), formula.parameters if formula else ()
-    )
+    used = set().union(*(c.expr.parameters for c in conditions if c.expr), formula.parameters if formula else ())
     for name in sorted(used):
         for pv in parameters[name].definition.values:
             if not pv.verified:
@@ -541,9 +533,7 @@ def _policy_warnings(
                     f"参数 {name} 自 {pv.valid_from} 的取值未核实 / unverified value: {pv.note}",
                 )
         if parameters[name].at(pdef.valid_from) is None:
-            warn(
-                ["valid_from"], f"参数 {name} 在 {pdef.valid_from} 没有取值 / no value when the policy starts"
-            )
+            warn(["valid_from"], f"参数 {name} 在 {pdef.valid_from} 没有取值 / no value when the policy starts")
     if len(pdef.tests) < 3:
         warn(["tests"], f"只有 {len(pdef.tests)} 个测试用例，至少需要3个 / fewer than 3 test cases")
     for i, case in enumerate(pdef.tests):

@@ -64,9 +64,7 @@ class ParameterDef(_Strict):
     def _ordered(cls, v: list[ParameterValue]) -> list[ParameterValue]:
         dates = [x.valid_from for x in v]
         if dates != sorted(set(dates)):
-            raise ValueError(
-                "取值须按 from 日期从早到晚排列且不重复 / values must be in date order, no repeats"
-            )
+            raise ValueError("取值须按 from 日期从早到晚排列且不重复 / values must be in date order, no repeats")
         return v
 
 

@@ -67,9 +67,7 @@ def _years_between(a: exp.Expr, b: exp.Expr) -> exp.Expr:
             exp.LT(this=exp.Day(this=b.copy()), expression=exp.Day(this=a.copy())),
         ),
     )
-    borrow = exp.Case(
-        ifs=[exp.If(this=earlier_in_year, true=exp.Literal.number(1))], default=exp.Literal.number(0)
-    )
+    borrow = exp.Case(ifs=[exp.If(this=earlier_in_year, true=exp.Literal.number(1))], default=exp.Literal.number(0))
     years = exp.Sub(this=exp.Year(this=b.copy()), expression=exp.Year(this=a.copy()))
     return exp.Paren(this=exp.Sub(this=years, expression=borrow))
 
@@ -102,9 +100,7 @@ class SqlGen:
         self.params = params
 
     def sql(self, node: exp.Expr) -> exp.Expr:
-        handler: Callable[[exp.Expr], exp.Expr] | None = getattr(
-            self, "_" + type(node).__name__.lower(), None
-        )
+        handler: Callable[[exp.Expr], exp.Expr] | None = getattr(self, "_" + type(node).__name__.lower(), None)
         if handler is not None:
             return handler(node)
         # Same shape in SQL: rebuild with translated children.
