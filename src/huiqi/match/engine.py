@@ -71,42 +71,52 @@ def match(
     )
 
 
+_APPLY: dict[int, tuple[object, Apply]] = {}
+
+
+def _apply(source: Any) -> Apply:
+    cached = _APPLY.get(id(source))
+    if cached is None or cached[0] is not source:
+        cached = (source, Apply(**source.model_dump()))
+        _APPLY[id(source)] = cached
+    return cached[1]
+
+
 def _result(
     ev: Evaluation, facts: dict[str, Any], variables: dict[str, Any], params: dict[str, Any], library: Library
 ) -> PolicyResult:
+    # Built with model_construct: every value here comes from checked data, and validating
+    # thousands of small models per answer would cost more than the evaluation itself.
     d = ev.policy.definition
     conditions = []
     for cond, outcome in zip(ev.policy.evaluated, ev.outcomes, strict=True):
-        assert cond.expr is not None
-        values: dict[str, Any] = {n: jsonable(facts[n]) for n in sorted(cond.expr.fields)}
-        values |= {n: jsonable(variables.get(n)) for n in sorted(cond.expr.variables)}
-        values |= {n: jsonable(params.get(n)) for n in sorted(cond.expr.parameters)}
+        values = explain.condition_values(cond, facts, variables, params, library)
         conditions.append(
-            ConditionResult(
+            ConditionResult.model_construct(
                 id=cond.id,
                 text=cond.label,
                 outcome="unknown" if outcome is None else "met" if outcome else "unmet",
-                values=values,
-                reason=explain.reason(cond, outcome, facts, variables, params, library),
+                values={k: jsonable(v) for k, v in values.items()},
+                reason=explain.reason(cond, outcome, facts, variables, params, library, ev.missing),
             )
         )
     benefit = None
     if d.benefit is not None:
-        benefit = Benefit(
+        benefit = Benefit.model_construct(
             amount=None if ev.amount is None else str(ev.amount),
             unit=d.benefit.unit,
             explain=d.benefit.explain,
             missing=list(ev.amount_missing),
             note=d.benefit.amount_note,
         )
-    return PolicyResult(
+    return PolicyResult.model_construct(
         policy_id=d.id,
         title=d.title,
         verdict=ev.verdict,
         conditions=conditions,
         missing=list(ev.missing),
         benefit=benefit,
-        apply=Apply(**d.apply.model_dump()),
+        apply=_apply(d.apply),
         declarations=[c.label for c in ev.policy.conditions if c.declaration],
         summary=d.summary,
         category=d.category,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -80,6 +81,57 @@ _OPS: dict[type, tuple[str, str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a condition's reason needs, worked out once per condition (not per enterprise)."""
+
+    fields: tuple[str, ...]  # the profile fields it reads, through variables too
+    shown: tuple[tuple[str, str, bool], ...]  # (name, label, is a profile field) of what it reads directly
+    parameters: tuple[str, ...]
+    compared: str | None = None  # `name OP bound` conditions get a sentence of their own
+    words: tuple[str, str] = ("", "")
+    literal: Decimal | None = None
+    parameter: str | None = None
+
+
+_PLANS: dict[tuple[int, str], _Plan] = {}
+
+
+def _plan(condition: Condition, library: Library) -> _Plan:
+    assert condition.expr is not None
+    key = (id(condition), condition.expr.text)
+    plan = _PLANS.get(key)
+    if plan is None:
+        labels = {v.name: v.definition.label for v in library.variables}
+        direct = sorted(condition.expr.fields)
+        shown = tuple((n, FIELDS[n].label, True) for n in direct) + tuple(
+            (n, labels.get(n, n), False) for n in sorted(condition.expr.variables)
+        )
+        tree = condition.expr.tree
+        extra: dict[str, Any] = {}
+        if type(tree) in _OPS and isinstance(tree.this, exp.Column):
+            bound = tree.expression
+            if isinstance(bound, exp.Literal) and not bound.is_string:
+                extra = {"literal": decimal_literal(bound)}
+            elif isinstance(bound, exp.Anonymous) and param_name(bound):
+                extra = {"parameter": param_name(bound)}
+            if extra:
+                extra |= {"compared": tree.this.name, "words": _OPS[type(tree)]}
+        plan = _Plan(tuple(sorted(condition.fields)), shown, tuple(sorted(condition.expr.parameters)), **extra)
+        _PLANS[key] = plan
+    return plan
+
+
+def condition_values(
+    condition: Condition, facts: dict[str, Any], variables: dict[str, Any], params: dict[str, Any], library: Library
+) -> dict[str, Any]:
+    """The facts, variables and parameters a condition read (for the trace)."""
+    plan = _plan(condition, library)
+    out = {name: facts[name] if is_field else variables.get(name) for name, _, is_field in plan.shown}
+    out.update((name, params.get(name)) for name in plan.parameters)
+    return out
+
+
 def reason(
     condition: Condition,
     outcome: bool | None,
@@ -87,35 +139,30 @@ def reason(
     variables: dict[str, Any],
     params: dict[str, Any],
     library: Library,
+    missing: tuple[str, ...] = (),
 ) -> str:
     """One line saying why a condition is met, unmet or unknown."""
-    assert condition.expr is not None
+    plan = _plan(condition, library)
     if outcome is None:
-        unknown = [FIELDS[f].label for f in sorted(condition.fields) if facts.get(f) is None]
+        unknown = [FIELDS[f].label for f in plan.fields if f in missing] or [
+            FIELDS[f].label for f in plan.fields if facts.get(f) is None
+        ]
         return f"{condition.label}：缺少{'、'.join(unknown) or '相关信息'}，无法判断"
-    tree = condition.expr.tree
-    if type(tree) in _OPS and isinstance(tree.this, exp.Column):
-        name = tree.this.name
-        actual = facts.get(name, variables.get(name))
-        bound = _constant(tree.expression, params)
+    if plan.compared is not None:
+        name = plan.compared
+        actual = facts[name] if name in facts else variables.get(name)
+        bound = plan.literal if plan.parameter is None else params.get(plan.parameter)
         if bound is not None and actual is not None:
-            unmet_word, met_word = _OPS[type(tree)]
-            subject = fact(name, actual, library)
+            unmet_word, met_word = plan.words
+            label = plan.shown[0][1] if plan.shown else name
             limit = value_text(name, bound) if name in FIELDS else str(bound)
-            return f"{subject}，{met_word if outcome else unmet_word} {limit}"
-    read = [n for n in sorted(condition.fields) if n in facts] + sorted(condition.expr.variables)
-    shown = "；".join(fact(n, facts.get(n, variables.get(n)), library) for n in read)
+            return f"{label} {value_text(name, actual)}，{met_word if outcome else unmet_word} {limit}"
+    shown = "；".join(
+        f"{label} {value_text(name, facts[name] if is_field else variables.get(name))}"
+        for name, label, is_field in plan.shown
+    )
     status = "符合" if outcome else "不符合"
     return f"{condition.label}：{status}" + (f"（{shown}）" if shown else "")
-
-
-def _constant(node: exp.Expr, params: dict[str, Any]) -> Any:
-    if isinstance(node, exp.Literal) and not node.is_string:
-        return decimal_literal(node)
-    if isinstance(node, exp.Anonymous):
-        name = param_name(node)
-        return params.get(name) if name else None
-    return None
 
 
 def size_label(value: Any) -> str:

@@ -8,9 +8,9 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 
@@ -22,7 +22,6 @@ from huiqi.rules.model import ParameterDef, PolicyDef, VariableDef
 PARAMETERS_FILE = "_parameters.yaml"
 VARIABLES_FILE = "_variables.yaml"
 FIELD_BITS = {name: 1 << i for i, name in enumerate(FIELDS)}
-_CENT = Decimal("0.01")
 #: Enough digits that no intermediate step of a formula is rounded by the context itself.
 _CONTEXT = decimal.Context(prec=50, rounding=ROUND_HALF_UP)
 
@@ -40,8 +39,10 @@ def default_library_path() -> Path:
     return Path(__file__).resolve().parents[3] / "policies"
 
 
-def field_names(bits: int) -> list[str]:
-    return [name for name, bit in FIELD_BITS.items() if bits & bit]
+@cache
+def field_names(bits: int) -> tuple[str, ...]:
+    """The profile fields in a bit set, in schema order."""
+    return tuple(name for name, bit in FIELD_BITS.items() if bits & bit)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Parameter:
     definition: ParameterDef
     symbol: Symbol
     path: Path
+    line: int | None = None
 
     def at(self, as_of: dt.date) -> Any:
         """The value in force on ``as_of`` (None before the first one)."""
@@ -121,9 +123,10 @@ class Policy:
     conditions: list[Condition] = field(repr=False)
     formula: Expr | None = field(repr=False)
     # Filled when the library compiles:
-    check: Callable[..., tuple[bool | None, ...]] = field(default=lambda *a: (), repr=False)
+    index: int = -1
     explain: Callable[..., tuple[tuple[bool | None, int], ...]] = field(default=lambda *a: (), repr=False)
-    amount: Callable[..., tuple[Any, int]] | None = field(default=None, repr=False)
+    amount: Callable[..., Any] | None = field(default=None, repr=False)
+    amount_explain: Callable[..., tuple[Any, int]] | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -137,9 +140,12 @@ class Policy:
         return [c for c in self.conditions if c.expr is not None]
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """The raw outcome of one policy for one enterprise (``huiqi.match`` words it)."""
+class Evaluation(NamedTuple):
+    """The raw outcome of one policy for one enterprise (``huiqi.match`` words it).
+
+    A NamedTuple rather than a dataclass: one is made per policy per enterprise on the
+    hot path, and a tuple is several times cheaper to build.
+    """
 
     policy: Policy
     verdict: VerdictName
@@ -171,34 +177,51 @@ class Library:
     # --- compilation ----------------------------------------------------------------------
     def _compile(self) -> None:
         module = pygen.Module()
-        body = ["def derive(f, P, as_of):", "    v = {}", "    vd = {}"]
+        # Derived variables, in file order; a later one reads an earlier one's temporary.
+        em = pygen.Emitter(module, FIELD_BITS, explain=True)
+        stores = []
         for var in self.variables:
-            em = pygen.Emitter(module, FIELD_BITS, explain=True)
             value, deps = em.emit(var.expr.tree)
-            body += [f"    {line}" for line in em.lines]
-            body += [f"    v[{var.name!r}] = {value}", f"    vd[{var.name!r}] = {deps}"]
-        body.append("    return v, vd")
-        module.functions.append("\n".join(body))
+            em.variable_atoms[var.name] = (value, deps)
+            stores.append(f"{var.name!r}: ({value}, {deps})")
+        module.functions.append(_function("derive", "f, P, as_of", em.body(), None, ret="{" + ", ".join(stores) + "}"))
+        # Every condition of every policy in one function, so conditions that policies
+        # share are computed once per enterprise; explanations and amounts per policy.
+        em = pygen.Emitter(module, FIELD_BITS, explain=False)
+        groups = []
+        for policy in self.policies:
+            values = [em.emit(c.expr.tree)[0] for c in policy.evaluated if c.expr is not None]
+            groups.append("(" + "".join(f"{o}, " for o in values) + ")")
+        module.functions.append(_function("check_all", "f, v, P, as_of", em.body(), groups))
         for i, policy in enumerate(self.policies):
-            for explain in (False, True):
-                em = pygen.Emitter(module, FIELD_BITS, explain=explain)
-                outs = [em.emit(c.expr.tree) for c in policy.evaluated if c.expr is not None]
-                args = "f, v, vd, P, as_of" if explain else "f, v, P, as_of"
-                items = [f"({v}, {d})" if explain else v for v, d in outs]
-                name = f"p{i}_explain" if explain else f"p{i}"
-                module.functions.append(_function(name, args, em.lines, items))
+            em = pygen.Emitter(module, FIELD_BITS, explain=True)
+            outs = [em.emit(c.expr.tree) for c in policy.evaluated if c.expr is not None]
+            module.functions.append(
+                _function(f"p{i}_explain", "f, v, vd, P, as_of", em.body(), [f"({v}, {d})" for v, d in outs])
+            )
             if policy.formula is not None:
+                em = pygen.Emitter(module, FIELD_BITS, explain=False)
+                value, _ = em.emit(policy.formula.tree)
+                module.functions.append(_function(f"p{i}_amount", "f, v, P, as_of", em.body(), None, ret=value))
                 em = pygen.Emitter(module, FIELD_BITS, explain=True)
                 value, deps = em.emit(policy.formula.tree)
                 module.functions.append(
-                    _function(f"p{i}_amount", "f, v, vd, P, as_of", em.lines, None, ret=f"{value}, {deps}")
+                    _function(f"p{i}_amount_explain", "f, v, vd, P, as_of", em.body(), None, ret=f"{value}, {deps}")
                 )
         ns = module.compile()
-        self._derive = ns["derive"]
+        derive = ns["derive"]
+
+        def derive_split(f: dict[str, Any], params: dict[str, Any], as_of: dt.date) -> tuple[dict, dict]:
+            both = derive(f, params, as_of)
+            return {k: x[0] for k, x in both.items()}, {k: x[1] for k, x in both.items()}
+
+        self._derive = derive_split
+        self._check_all = ns["check_all"]
         for i, policy in enumerate(self.policies):
-            policy.check = ns[f"p{i}"]
+            policy.index = i
             policy.explain = ns[f"p{i}_explain"]
             policy.amount = ns.get(f"p{i}_amount")
+            policy.amount_explain = ns.get(f"p{i}_amount_explain")
 
     # --- evaluation -----------------------------------------------------------------------
     def params_at(self, as_of: dt.date) -> dict[str, Any]:
@@ -232,32 +255,33 @@ class Library:
             wanted = set(policy_ids)
             policies = [p for p in policies if p.id in wanted]
         out: list[Evaluation] = []
+        append = out.append
         with decimal.localcontext(_CONTEXT):
             v, vd = self._derive(facts, params, as_of)
+            checked = self._check_all(facts, v, params, as_of)
             for policy in policies:
-                outcomes = policy.check(facts, v, params, as_of)
-                missing: tuple[str, ...] = ()
-                verdict: VerdictName
+                outcomes = checked[policy.index]
                 if False in outcomes:
-                    verdict = "ineligible"
-                elif None in outcomes:
+                    append(Evaluation(policy, "ineligible", outcomes, (), None, ()))
+                    continue
+                missing: tuple[str, ...] = ()
+                verdict: VerdictName = "eligible"
+                if None in outcomes:
                     verdict = "undetermined"
                     bits = 0
                     for value, deps in policy.explain(facts, v, vd, params, as_of):
                         if value is None:
                             bits |= deps
-                    missing = tuple(field_names(bits))
-                else:
-                    verdict = "eligible"
+                    missing = field_names(bits)
                 amount: Decimal | None = None
                 amount_missing: tuple[str, ...] = ()
-                if verdict != "ineligible" and policy.amount is not None:
-                    raw, deps = policy.amount(facts, v, vd, params, as_of)
-                    if raw is None:
-                        amount_missing = tuple(field_names(deps))
-                    else:
-                        amount = Decimal(raw).quantize(_CENT, ROUND_HALF_UP)
-                out.append(Evaluation(policy, verdict, outcomes, missing, amount, amount_missing))
+                if policy.amount is not None:
+                    raw = policy.amount(facts, v, params, as_of)
+                    if raw is not None:
+                        amount = pygen.q2(raw)
+                    elif policy.amount_explain is not None:
+                        amount_missing = field_names(policy.amount_explain(facts, v, vd, params, as_of)[1])
+                append(Evaluation(policy, verdict, outcomes, missing, amount, amount_missing))
         return dict(v), out
 
     # --- SQL backend ----------------------------------------------------------------------
@@ -358,7 +382,18 @@ def lint_library(
             except ExprError as e:
                 problems.append(Problem(path, line, f"参数 {name}: {e}", name=name))
                 continue
-            parameters[name] = Parameter(name, pdef, symbol, path)
+            parameters[name] = Parameter(name, pdef, symbol, path, line)
+            problems.extend(
+                Problem(
+                    path,
+                    line,
+                    f"参数 {name} 自 {pv.valid_from} 的取值未核实 / unverified value: {pv.note}",
+                    "warning",
+                    name=name,
+                )
+                for pv in pdef.values
+                if not pv.verified
+            )
 
     shared = root / PARAMETERS_FILE
     if shared in texts:
@@ -526,12 +561,6 @@ def _policy_warnings(
         warn(["unverified"], f"未核实 / unverified: {note}")
     used = set().union(*(c.expr.parameters for c in conditions if c.expr), formula.parameters if formula else ())
     for name in sorted(used):
-        for pv in parameters[name].definition.values:
-            if not pv.verified:
-                warn(
-                    ["parameters", name],
-                    f"参数 {name} 自 {pv.valid_from} 的取值未核实 / unverified value: {pv.note}",
-                )
         if parameters[name].at(pdef.valid_from) is None:
             warn(["valid_from"], f"参数 {name} 在 {pdef.valid_from} 没有取值 / no value when the policy starts")
     if len(pdef.tests) < 3:

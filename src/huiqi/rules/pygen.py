@@ -30,7 +30,19 @@ _Q6 = Decimal(1).scaleb(-MAX_SCALE)
 
 # --- runtime helpers the generated code calls -------------------------------------------
 def q6(x: Any) -> Decimal:
+    if type(x) is Decimal:
+        return x.quantize(_Q6, ROUND_HALF_UP)
     return Decimal(x).quantize(_Q6, ROUND_HALF_UP)
+
+
+_CENT = Decimal("0.01")
+
+
+def q2(x: Any) -> Decimal:
+    """A final amount, to the cent, half away from zero (as DECIMAL(18,2) casts do)."""
+    if type(x) is Decimal:
+        return x.quantize(_CENT, ROUND_HALF_UP)
+    return Decimal(x).quantize(_CENT, ROUND_HALF_UP)
 
 
 def div(a: Any, b: Any) -> Decimal | None:
@@ -126,12 +138,27 @@ class Emitter:
         self.explain = explain
         self.lines: list[str] = []
         self._n = 0
+        self._memo: dict[str, str] = {}  # code → the temporary already holding it
+        self._bound: dict[str, str] = {}  # local name → what it is read from, once per call
+        self.variable_atoms: dict[str, tuple[str, str]] = {}  # variables computed in this function
 
     def tmp(self, code: str) -> str:
-        self._n += 1
-        name = f"_t{self._n}"
-        self.lines.append(f"{name} = {code}")
+        # Every temporary is assigned once and every expression is pure, so the same code
+        # (a condition shared by several policies, say) is computed once per call.
+        name = self._memo.get(code)
+        if name is None:
+            self._n += 1
+            name = self._memo[code] = f"_t{self._n}"
+            self.lines.append(f"{name} = {code}")
         return name
+
+    def bind(self, local: str, source: str) -> str:
+        """Read a fact, variable or parameter into a local once (locals are the fastest reads)."""
+        self._bound.setdefault(local, source)
+        return local
+
+    def body(self) -> list[str]:
+        return [f"{local} = {source}" for local, source in self._bound.items()] + self.lines
 
     def emit(self, node: exp.Expr) -> tuple[str, str]:
         """Python atoms for (value, missing-fact bits); bits are "0" in plain mode."""
@@ -166,9 +193,12 @@ class Emitter:
         if name == "as_of":
             return "as_of", "0"
         if name in self.field_bits:
-            atom = f"f[{name!r}]"
+            atom = self.bind(f"F_{name}", f"f[{name!r}]")
             return atom, self._deps(f"0 if {atom} is not None else {self.field_bits[name]}")
-        return f"v[{name!r}]", (f"vd[{name!r}]" if self.explain else "0")
+        if name in self.variable_atoms:
+            return self.variable_atoms[name]
+        atom = self.bind(f"V_{name}", f"v[{name!r}]")
+        return atom, (self.bind(f"D_{name}", f"vd[{name!r}]") if self.explain else "0")
 
     def _literal(self, n: exp.Expr) -> tuple[str, str]:
         assert isinstance(n, exp.Literal)
@@ -189,7 +219,8 @@ class Emitter:
     def _anonymous(self, n: exp.Expr) -> tuple[str, str]:
         name = param_name(n)
         if name is not None:
-            return f"P[{name!r}]", "0"
+            index = self.module.const(name)  # a stable short local name per parameter
+            return self.bind(f"P{index}", f"P[{name!r}]"), "0"
         fname = str(n.this).lower()
         (a, da), (b, db) = (self.emit(x) for x in n.expressions)
         helper = {"years_between": "_ybt", "months_between": "_mbt"}[fname]
