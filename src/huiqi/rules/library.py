@@ -124,9 +124,7 @@ class Policy:
     formula: Expr | None = field(repr=False)
     # Filled when the library compiles:
     index: int = -1
-    explain: Callable[..., tuple[tuple[bool | None, int], ...]] = field(default=lambda *a: (), repr=False)
     amount: Callable[..., Any] | None = field(default=None, repr=False)
-    amount_explain: Callable[..., tuple[Any, int]] | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -172,6 +170,7 @@ class Library:
         self.root = root
         self._params_cache: dict[dt.date, dict[str, Any]] = {}
         self._in_force_cache: dict[dt.date, list[Policy]] = {}
+        self._explainers: dict[tuple[int, int], Callable[..., tuple[Any, int]]] = {}
         self._compile()
 
     # --- compilation ----------------------------------------------------------------------
@@ -194,20 +193,10 @@ class Library:
             groups.append("(" + "".join(f"{o}, " for o in values) + ")")
         module.functions.append(_function("check_all", "f, v, P, as_of", em.body(), groups))
         for i, policy in enumerate(self.policies):
-            em = pygen.Emitter(module, FIELD_BITS, explain=True)
-            outs = [em.emit(c.expr.tree) for c in policy.evaluated if c.expr is not None]
-            module.functions.append(
-                _function(f"p{i}_explain", "f, v, vd, P, as_of", em.body(), [f"({v}, {d})" for v, d in outs])
-            )
             if policy.formula is not None:
                 em = pygen.Emitter(module, FIELD_BITS, explain=False)
                 value, _ = em.emit(policy.formula.tree)
                 module.functions.append(_function(f"p{i}_amount", "f, v, P, as_of", em.body(), None, ret=value))
-                em = pygen.Emitter(module, FIELD_BITS, explain=True)
-                value, deps = em.emit(policy.formula.tree)
-                module.functions.append(
-                    _function(f"p{i}_amount_explain", "f, v, vd, P, as_of", em.body(), None, ret=f"{value}, {deps}")
-                )
         ns = module.compile()
         derive = ns["derive"]
 
@@ -219,9 +208,18 @@ class Library:
         self._check_all = ns["check_all"]
         for i, policy in enumerate(self.policies):
             policy.index = i
-            policy.explain = ns[f"p{i}_explain"]
             policy.amount = ns.get(f"p{i}_amount")
-            policy.amount_explain = ns.get(f"p{i}_amount_explain")
+
+    def _explainer(self, tree: Any, key: tuple[int, int]) -> Callable[..., tuple[Any, int]]:
+        """An expression compiled in explain mode, on first need: most are never needed."""
+        fn = self._explainers.get(key)
+        if fn is None:
+            module = pygen.Module()
+            em = pygen.Emitter(module, FIELD_BITS, explain=True)
+            value, deps = em.emit(tree)
+            module.functions.append(_function("explain", "f, v, vd, P, as_of", em.body(), None, ret=f"{value}, {deps}"))
+            fn = self._explainers[key] = module.compile()["explain"]
+        return fn
 
     # --- evaluation -----------------------------------------------------------------------
     def params_at(self, as_of: dt.date) -> dict[str, Any]:
@@ -269,9 +267,10 @@ class Library:
                 if None in outcomes:
                     verdict = "undetermined"
                     bits = 0
-                    for value, deps in policy.explain(facts, v, vd, params, as_of):
-                        if value is None:
-                            bits |= deps
+                    for j, outcome in enumerate(outcomes):
+                        if outcome is None:
+                            tree = policy.evaluated[j].expr.tree  # type: ignore[union-attr]
+                            bits |= self._explainer(tree, (policy.index, j))(facts, v, vd, params, as_of)[1]
                     missing = field_names(bits)
                 amount: Decimal | None = None
                 amount_missing: tuple[str, ...] = ()
@@ -279,8 +278,9 @@ class Library:
                     raw = policy.amount(facts, v, params, as_of)
                     if raw is not None:
                         amount = pygen.q2(raw)
-                    elif policy.amount_explain is not None:
-                        amount_missing = field_names(policy.amount_explain(facts, v, vd, params, as_of)[1])
+                    else:
+                        explain = self._explainer(policy.formula.tree, (policy.index, -1))  # type: ignore[union-attr]
+                        amount_missing = field_names(explain(facts, v, vd, params, as_of)[1])
                 append(Evaluation(policy, verdict, outcomes, missing, amount, amount_missing))
         return dict(v), out
 
