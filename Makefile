@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test check bench clean
+.PHONY: setup services run test check bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,7 +25,12 @@ check: setup
 	$(BIN)/huiqi policy lint
 	$(BIN)/huiqi policy test
 
-test: check
+# PostgreSQL for the storage tests, Debian's Chromium for the browser tests.
+services:
+	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
+
+test: check services
 	$(BIN)/pytest
 
 bench: setup

@@ -31,12 +31,11 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from synthetic_library import write_synthetic_library  # noqa: E402
-
 from huiqi.batch.registry import generate_registry  # noqa: E402
 from huiqi.match import match  # noqa: E402
 from huiqi.profile import parse_profile  # noqa: E402
 from huiqi.rules import load_library  # noqa: E402
+from synthetic_library import write_synthetic_library  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
 

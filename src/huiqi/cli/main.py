@@ -14,9 +14,17 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from huiqi.cli import lifecycle
+from huiqi.cli.batch import batch_app, registry_app
+from huiqi.cli.serve import serve
+
 app = typer.Typer(help="惠企 huiqi：政策计算器与政策库工具", no_args_is_help=True, add_completion=False)
 policy_app = typer.Typer(help="政策库：检查与测试", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+app.add_typer(registry_app, name="registry")
+app.add_typer(batch_app, name="batch")
+lifecycle.register(app, policy_app)
+app.command("serve")(serve)
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

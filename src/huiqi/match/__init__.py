@@ -1,6 +1,6 @@
 """The policy calculator (政策计算器): profile in, every policy with verdict, reasons and amount out."""
 
-from huiqi.match.engine import default_library, match
+from huiqi.match.engine import answer, default_library, match
 from huiqi.match.result import MatchResult, PolicyResult
 
-__all__ = ["MatchResult", "PolicyResult", "default_library", "match"]
+__all__ = ["MatchResult", "PolicyResult", "answer", "default_library", "match"]

@@ -1,4 +1,8 @@
-"""The policy calculator (政策计算器): one enterprise in, every policy in force out."""
+"""The policy calculator (政策计算器): one enterprise in, every policy in force out.
+
+``answer()`` builds the JSON contract as plain Python data — the fast path for the HTTP
+API and ``--format json``; ``match()`` returns the same answer as typed pydantic models.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from functools import cache
 from typing import Any
 
 from huiqi.match import explain
-from huiqi.match.result import Apply, Benefit, ConditionResult, MatchResult, PolicyResult, Totals
+from huiqi.match.result import MatchResult
 from huiqi.profile import Profile, parse_profile
-from huiqi.rules import Evaluation, Library, load_library
+from huiqi.rules import Evaluation, Library, Policy, load_library
 
 _ORDER = {"eligible": 0, "undetermined": 1, "ineligible": 2}
+_OUTCOME = {True: "met", False: "unmet", None: "unknown"}
 
 
 @cache
@@ -31,6 +36,39 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def answer(
+    profile: Profile | dict[str, Any],
+    as_of: dt.date | None = None,
+    library: Library | None = None,
+    policy_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    """The match result of ARCHITECTURE.md as JSON-ready data (see ``match``)."""
+    if not isinstance(profile, Profile):
+        profile = parse_profile(profile)
+    as_of = as_of or dt.date.today()
+    library = library or default_library()
+    variables, evaluations = library.evaluate(profile, as_of, policy_ids)
+    facts = profile.facts()
+    params = library.params_at(as_of)
+    evaluations = sorted(evaluations, key=lambda ev: (_ORDER[ev.verdict], -(ev.amount or 0), ev.policy.id))
+    by_unit: dict[str, Decimal] = {}
+    for ev in evaluations:
+        benefit = ev.policy.definition.benefit
+        if ev.verdict == "eligible" and ev.amount is not None and benefit is not None:
+            by_unit[benefit.unit] = by_unit.get(benefit.unit, Decimal("0.00")) + ev.amount
+    counts = {verdict: sum(ev.verdict == verdict for ev in evaluations) for verdict in _ORDER}
+    return {
+        "as_of": as_of.isoformat(),
+        "variables": {k: jsonable(v) for k, v in variables.items()},
+        "results": [_result(ev, facts, variables, params, library) for ev in evaluations],
+        "totals": {
+            **counts,
+            "eligible_amount": str(sum(by_unit.values(), Decimal("0.00"))),
+            "eligible_amount_by_unit": {unit: str(total) for unit, total in sorted(by_unit.items())},
+        },
+    }
+
+
 def match(
     profile: Profile | dict[str, Any],
     as_of: dt.date | None = None,
@@ -41,90 +79,66 @@ def match(
 
     ``profile`` may be raw JSON-like data; bad input raises ProfileError naming the field.
     """
-    if not isinstance(profile, Profile):
-        profile = parse_profile(profile)
-    as_of = as_of or dt.date.today()
-    library = library or default_library()
-    variables, evaluations = library.evaluate(profile, as_of, policy_ids)
-    facts = profile.facts()
-    params = library.params_at(as_of)
-    results = [_result(ev, facts, variables, params, library) for ev in evaluations]
-    results.sort(
-        key=lambda r: (
-            _ORDER[r.verdict],
-            -Decimal(r.benefit.amount) if r.benefit and r.benefit.amount else Decimal(0),
-            r.policy_id,
-        )
-    )
-    eligible = [ev for ev in evaluations if ev.verdict == "eligible"]
-    totals = Totals(
-        eligible=len(eligible),
-        undetermined=sum(ev.verdict == "undetermined" for ev in evaluations),
-        ineligible=sum(ev.verdict == "ineligible" for ev in evaluations),
-        eligible_amount=str(sum((ev.amount for ev in eligible if ev.amount is not None), Decimal("0.00"))),
-    )
-    return MatchResult(
-        as_of=as_of,
-        variables={k: jsonable(v) for k, v in variables.items()},
-        results=results,
-        totals=totals,
-    )
-
-
-_APPLY: dict[int, tuple[object, Apply]] = {}
-
-
-def _apply(source: Any) -> Apply:
-    cached = _APPLY.get(id(source))
-    if cached is None or cached[0] is not source:
-        cached = (source, Apply(**source.model_dump()))
-        _APPLY[id(source)] = cached
-    return cached[1]
+    return MatchResult.model_validate(answer(profile, as_of, library, policy_ids))
 
 
 def _result(
     ev: Evaluation, facts: dict[str, Any], variables: dict[str, Any], params: dict[str, Any], library: Library
-) -> PolicyResult:
-    # Built with model_construct: every value here comes from checked data, and validating
-    # thousands of small models per answer would cost more than the evaluation itself.
-    d = ev.policy.definition
-    conditions = []
-    for cond, outcome in zip(ev.policy.evaluated, ev.outcomes, strict=True):
-        values = explain.condition_values(cond, facts, variables, params, library)
-        conditions.append(
-            ConditionResult.model_construct(
-                id=cond.id,
-                text=cond.label,
-                outcome="unknown" if outcome is None else "met" if outcome else "unmet",
-                values={k: jsonable(v) for k, v in values.items()},
-                reason=explain.reason(cond, outcome, facts, variables, params, library, ev.missing),
-            )
-        )
+) -> dict[str, Any]:
+    policy = ev.policy
+    d = policy.definition
+    conditions = [
+        {
+            "id": cond.id,
+            "text": cond.label,
+            "outcome": _OUTCOME[outcome],
+            "values": {
+                k: jsonable(v) for k, v in explain.condition_values(cond, facts, variables, params, library).items()
+            },
+            "reason": explain.reason(cond, outcome, facts, variables, params, library, ev.missing),
+        }
+        for cond, outcome in zip(policy.evaluated, ev.outcomes, strict=True)
+    ]
     benefit = None
     if d.benefit is not None:
-        benefit = Benefit.model_construct(
-            amount=None if ev.amount is None else str(ev.amount),
-            unit=d.benefit.unit,
-            explain=d.benefit.explain,
-            missing=list(ev.amount_missing),
-            note=d.benefit.amount_note,
-        )
-    return PolicyResult.model_construct(
-        policy_id=d.id,
-        title=d.title,
-        verdict=ev.verdict,
-        conditions=conditions,
-        missing=list(ev.missing),
-        benefit=benefit,
-        apply=_apply(d.apply),
-        declarations=[c.label for c in ev.policy.conditions if c.declaration],
-        summary=d.summary,
-        category=d.category,
-        issuer=d.issuer,
-        document_number=d.document_number,
-        source_url=d.source_url,
-        region=d.region,
-        sample=d.sample,
-        valid_from=d.valid_from,
-        valid_to=d.valid_to,
-    )
+        benefit = {
+            "amount": None if ev.amount is None else str(ev.amount),
+            "unit": d.benefit.unit,
+            "explain": d.benefit.explain,
+            "missing": list(ev.amount_missing),
+            "note": d.benefit.amount_note,
+        }
+    return {
+        "policy_id": d.id,
+        "title": d.title,
+        "verdict": ev.verdict,
+        "conditions": conditions,
+        "missing": list(ev.missing),
+        "benefit": benefit,
+        **_static(policy),
+    }
+
+
+_STATIC: dict[int, tuple[Policy, dict[str, Any]]] = {}
+
+
+def _static(policy: Policy) -> dict[str, Any]:
+    """The parts of a result that depend only on the policy, built once per policy."""
+    cached = _STATIC.get(id(policy))
+    if cached is None or cached[0] is not policy:
+        d = policy.definition
+        data = {
+            "apply": d.apply.model_dump(mode="json"),
+            "declarations": [c.label for c in policy.conditions if c.declaration],
+            "summary": d.summary,
+            "category": d.category,
+            "issuer": d.issuer,
+            "document_number": d.document_number,
+            "source_url": d.source_url,
+            "region": d.region,
+            "sample": d.sample,
+            "valid_from": d.valid_from.isoformat(),
+            "valid_to": None if d.valid_to is None else d.valid_to.isoformat(),
+        }
+        cached = _STATIC[id(policy)] = (policy, data)
+    return cached[1]

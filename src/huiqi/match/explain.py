@@ -43,6 +43,8 @@ def fact(name: str, value: Any, library: Library | None = None) -> str:
 def value_text(name: str, value: Any) -> str:
     if value is None:
         return "未填写"
+    if name == "size_class":
+        return _SIZE.get(str(value), str(value))
     spec = FIELDS.get(name)
     if isinstance(value, list):
         return "、".join(spec.label_of(v) if spec else str(v) for v in value) or "无"

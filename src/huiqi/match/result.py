@@ -61,7 +61,10 @@ class Totals(BaseModel):
     eligible: int
     undetermined: int
     ineligible: int
-    eligible_amount: str = Field(description="sum of the eligible policies' known amounts, yuan")
+    eligible_amount: str = Field(description="sum of the eligible policies' known amounts, yuan (all units)")
+    eligible_amount_by_unit: dict[str, str] = Field(
+        default_factory=dict, description="the same sum per benefit unit (yuan, yuan/year, yuan/month, yuan/person)"
+    )
 
 
 class MatchResult(BaseModel):

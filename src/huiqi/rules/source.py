@@ -8,6 +8,7 @@ new one, never half of each.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Protocol
 
 from huiqi.rules.library import Library
@@ -16,6 +17,10 @@ from huiqi.rules.library import Library
 class LibrarySource(Protocol):
     def current(self) -> Library:
         """The library to evaluate this request with (cheap: called per request)."""
+        ...
+
+    def library_for(self, as_of: dt.date) -> Library:
+        """The library of the versions in force on ``as_of``, to reproduce a past answer."""
         ...
 
 
@@ -27,3 +32,6 @@ class StaticSource:
 
     def current(self) -> Library:
         return self._library
+
+    def library_for(self, as_of: dt.date) -> Library:
+        return self._library  # one YAML library: its policies carry their own validity dates

@@ -1,0 +1,371 @@
+"""CLI of the policy lifecycle: import/export, submit/publish/withdraw, impact, users, audit.
+
+Registered on the main app by :func:`register`. Heavy modules are imported inside the
+commands so that ``huiqi match`` stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from huiqi.library import Lifecycle
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+user_app = typer.Typer(help="官员账号：添加、列出、改密码", no_args_is_help=True)
+audit_app = typer.Typer(help="审计日志：校验哈希链、查看", no_args_is_help=True)
+notify_app = typer.Typer(help="通知：订阅、投递 webhook", no_args_is_help=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="数据库 URL（默认 HUIQI_DB 或 sqlite:///var/huiqi.db）", show_default=False),
+]
+AsOption = Annotated[str | None, typer.Option("--as", help="执行操作的官员（默认 HUIQI_USER）", show_default=False)]
+
+
+def fail(message: str, problems: list[str] | None = None, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]错误 error[/]: {message}", highlight=False)
+    for p in problems or []:
+        err.print(f"  · {p}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _date(text: str | None, option: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: 日期格式应为 YYYY-MM-DD / expected YYYY-MM-DD, got {text!r}", code=2)
+
+
+def _actor(value: str | None, required: bool = True) -> str | None:
+    actor = value or os.environ.get("HUIQI_USER")
+    if required and not actor:
+        fail("请用 --as 或 HUIQI_USER 指明执行操作的官员 / name the acting officer with --as", code=2)
+    return actor
+
+
+def _open(db: str | None) -> Lifecycle:
+    from huiqi.library import Lifecycle
+
+    try:
+        return Lifecycle.open(db)
+    except Exception as e:  # bad URL, server down: one clear line
+        fail(f"无法打开数据库 / cannot open the database: {e}", code=2)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail(f"找不到文件 / file not found: {path}", code=2)
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"无法读取 / cannot read {path}: {e}", code=2)
+
+
+def _refused(e: Any) -> NoReturn:
+    fail(e.message, e.problems)
+
+
+# --- policy commands ---------------------------------------------------------------------
+def import_command(
+    directory: Annotated[Path | None, typer.Argument(help="政策库目录（默认 policies/ 或 HUIQI_POLICIES）")] = None,
+    db: DbOption = None,
+    effective: Annotated[str | None, typer.Option("--effective", help="生效日期（默认 1900-01-01：一直有效）")] = None,
+    actor: AsOption = None,
+) -> None:
+    """把 YAML 政策库导入数据库，作为各文档的第一个已发布版本。"""
+    from huiqi.library import BEGINNING, LifecycleError
+    from huiqi.rules import default_library_path
+
+    root = directory or default_library_path()
+    lc = _open(db)
+    try:
+        report = lc.import_directory(
+            root, actor=_actor(actor, required=False), effective=_date(effective, "--effective") or BEGINNING
+        )
+    except LifecycleError as e:
+        _refused(e)
+    console.print(
+        f"导入 {len(report.imported)} 个文档，{len(report.unchanged)} 个未变；库版本号 generation {report.generation}"
+    )
+
+
+def export_command(
+    out: Annotated[Path, typer.Option("--out", help="输出目录")],
+    db: DbOption = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="导出此日期有效的版本（默认今天）")] = None,
+) -> None:
+    """把某日有效的版本导出为 YAML 政策库（与导入的文件逐字节相同）。"""
+    lc = _open(db)
+    written = lc.export(out, _date(as_of, "--as-of"))
+    console.print(f"写出 {len(written)} 个文件到 {out}")
+
+
+def _print_check(report: Any) -> None:
+    for w in report.warnings:
+        console.print(f"[yellow]warning[/] {w}", highlight=False)
+
+
+def submit_command(
+    file: Annotated[Path, typer.Argument(help="修改后的政策 YAML 文件")],
+    note: Annotated[str, typer.Option("--note", help="修改说明")],
+    db: DbOption = None,
+    actor: AsOption = None,
+) -> None:
+    """提交修改待审核（编辑）：检查和测试须通过。"""
+    from huiqi.library import LifecycleError
+
+    text = _read(file)
+    lc = _open(db)
+    who = _actor(actor)
+    assert who is not None
+    _, report = lc.check_text(text, filename=file.name, display=str(file))
+    _print_check(report)
+    if not report.ok:
+        fail(f"{file} 未通过检查，不能提交 / it does not pass lint and tests", report.problems)
+    try:
+        v = lc.create_draft(text, author=who, note=note, filename=file.name)
+        v = lc.submit(v.id, actor=who)
+    except LifecycleError as e:
+        _refused(e)
+    console.print(f"已提交审核：{v.document_id} v{v.number}（版本 #{v.id}），作者 {v.author}")
+
+
+def publish_command(
+    file: Annotated[Path, typer.Argument(help="要发布的政策 YAML 文件（须已由他人提交审核）")],
+    db: DbOption = None,
+    effective: Annotated[str | None, typer.Option("--effective", help="生效日期 YYYY-MM-DD（默认今天）")] = None,
+    note: Annotated[str, typer.Option("--note", help="发布说明")] = "",
+    actor: AsOption = None,
+) -> None:
+    """发布（发布人）：先检查和测试，再发布与文件内容相同的待审核版本；作者不能自己发布。"""
+    from huiqi.library import LifecycleError
+
+    text = _read(file)
+    date = _date(effective, "--effective")
+    lc = _open(db)
+    ref, report = lc.check_text(text, filename=file.name, as_of=date, display=str(file))
+    _print_check(report)
+    if not report.ok:
+        fail(f"{file} 未通过检查，拒绝发布 / refused: it does not pass lint and tests", report.problems)
+    who = _actor(actor)
+    assert who is not None and ref is not None
+    pending = lc.pending_for_text(text, file.name)
+    if pending is None:
+        fail(
+            f"{ref.id}: 没有内容与此文件相同的待审核版本 / no version in review has this text",
+            [f"四眼原则：先由作者提交 huiqi policy submit {file} --as 作者 --note 说明，再由另一位发布人发布"],
+        )
+    try:
+        v = lc.publish(pending.id, actor=who, effective=date, note=note)
+    except LifecycleError as e:
+        _refused(e)
+    console.print(
+        f"已发布：{v.document_id} v{v.number}（版本 #{v.id}），{v.effective_from} 起生效；"
+        f"作者 {v.author}，发布人 {v.published_by}"
+    )
+
+
+def withdraw_command(
+    document: Annotated[str, typer.Argument(help="政策 id")],
+    note: Annotated[str, typer.Option("--note", help="撤回原因")],
+    db: DbOption = None,
+    effective: Annotated[str | None, typer.Option("--effective", help="自此日起不再有效（默认今天）")] = None,
+    actor: AsOption = None,
+) -> None:
+    """撤回一项已发布的政策（发布人）。"""
+    from huiqi.library import LifecycleError
+
+    lc = _open(db)
+    who = _actor(actor)
+    assert who is not None
+    latest = lc.latest_published(document)
+    if latest is None:
+        fail(f"{document}: 没有已发布的版本 / nothing published")
+    try:
+        v = lc.withdraw(latest.id, actor=who, effective=_date(effective, "--effective"), note=note)
+    except LifecycleError as e:
+        _refused(e)
+    console.print(f"已撤回：{v.document_id} v{v.number}，{v.withdrawn_from} 起不再有效")
+
+
+def versions_command(
+    document: Annotated[str | None, typer.Argument(help="文档 id（省略则列出全部）")] = None,
+    db: DbOption = None,
+) -> None:
+    """列出版本：状态、生效日期、作者、发布人、说明。"""
+    lc = _open(db)
+    table = Table("文档", "版本", "状态", "生效", "作者", "发布人", "说明", "哈希")
+    for v in lc.versions(document):
+        table.add_row(
+            v.document_id,
+            f"v{v.number} #{v.id}",
+            v.state,
+            str(v.effective_from or ""),
+            v.author,
+            v.published_by or "",
+            v.note[:40],
+            v.content_hash[:12],
+        )
+    console.print(table)
+
+
+def impact_command(
+    file: Annotated[Path, typer.Argument(help="提议的政策 YAML 文件")],
+    enterprises: Annotated[
+        Path, typer.Option("--enterprises", help="企业库 Parquet 文件，或 JSON 画像文件/目录（如 examples/）")
+    ],
+    db: DbOption = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="评估日期（默认今天）")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="每类列出的企业数")] = 10,
+) -> None:
+    """发布前影响分析：新增符合、不再符合、金额变化的企业（DuckDB 全量计算）。"""
+    from huiqi.library.impact import KINDS, impact
+
+    if not enterprises.exists():
+        fail(f"找不到企业库 / not found: {enterprises}", code=2)
+    text = _read(file)
+    date = _date(as_of, "--as-of") or dt.date.today()
+    lc = _open(db)
+    ref, report = lc.check_text(text, filename=file.name, as_of=date, display=str(file))
+    if report.library is None or ref is None:
+        fail(f"{file} 无法加载 / does not load", report.problems)
+    for problem in report.problems:
+        err.print(f"[yellow]注意[/] {problem}", highlight=False)
+    current = lc.library_for(date)
+    ids = [ref.id] if ref.kind == "policy" else None
+    result = impact(current, report.library, enterprises, date, policy_ids=ids, limit=limit)
+    summary = Table(
+        "政策", *KINDS.values(), "金额合计变化（元）", title=f"影响分析 {date}：企业 {result.enterprises} 家"
+    )
+    for p in result.policies:
+        if any(p.counts.values()) or p.amount_delta or ids:
+            summary.add_row(f"{p.policy_id}\n{p.title}", *(str(p.counts[k]) for k in KINDS), str(p.amount_delta))
+    console.print(summary)
+    if result.changes:
+        detail = Table("企业", "政策", "变化", "原", "新", "原因")
+        for c in result.changes:
+            detail.add_row(
+                f"{c.name or ''}\n{c.uscc}",
+                c.policy_id,
+                KINDS[c.kind],
+                f"{c.old_verdict or '-'} {c.old_amount if c.old_amount is not None else ''}",
+                f"{c.new_verdict or '-'} {c.new_amount if c.new_amount is not None else ''}",
+                "\n".join(c.reasons),
+            )
+        console.print(detail)
+
+
+# --- users, audit, notifications -------------------------------------------------------------
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="用户名")],
+    role: Annotated[str, typer.Option("--role", help="viewer | editor | publisher")],
+    db: DbOption = None,
+) -> None:
+    """添加官员账号；密码取自 HUIQI_PASSWORD，否则提示输入（不回显）。"""
+    from huiqi.library import LifecycleError
+    from huiqi.library.officers import add_user
+
+    password = os.environ.get("HUIQI_PASSWORD") or typer.prompt(
+        "密码 password", hide_input=True, confirmation_prompt=True
+    )
+    lc = _open(db)
+    try:
+        add_user(lc.engine, name, role, password, actor=_actor(None, required=False) or "cli")
+    except LifecycleError as e:
+        _refused(e)
+    console.print(f"已添加用户 {name}（{role}）")
+
+
+@user_app.command("list")
+def user_list(db: DbOption = None) -> None:
+    """列出官员账号。"""
+    from huiqi.library.officers import list_users
+
+    table = Table("用户", "角色", "启用")
+    for name, role, active in list_users(_open(db).engine):
+        table.add_row(name, role, "是" if active else "否")
+    console.print(table)
+
+
+@user_app.command("password")
+def user_password(name: Annotated[str, typer.Argument(help="用户名")], db: DbOption = None) -> None:
+    """修改密码（HUIQI_PASSWORD 或提示输入）。"""
+    from huiqi.library import LifecycleError
+    from huiqi.library.officers import set_password
+
+    password = os.environ.get("HUIQI_PASSWORD") or typer.prompt(
+        "新密码 password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        set_password(_open(db).engine, name, password)
+    except LifecycleError as e:
+        _refused(e)
+    console.print(f"已修改 {name} 的密码")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None) -> None:
+    """校验审计日志的哈希链；被篡改时退出码为 1 并指出第一处断点。"""
+    from huiqi.store.audit import verify_chain
+
+    report = verify_chain(_open(db).engine)
+    if report.ok:
+        console.print(f"审计日志完整：{report.rows} 行，链头 {report.head[:16]}… / audit chain OK")
+        return
+    fail(f"审计日志被篡改：第 {report.first_bad} 行 — {report.reason} / audit chain broken at row {report.first_bad}")
+
+
+@audit_app.command("show")
+def audit_show(db: DbOption = None, last: Annotated[int, typer.Option("--last")] = 20) -> None:
+    """显示最近的审计记录。"""
+    from huiqi.store.audit import entries
+
+    rows = list(entries(_open(db).engine))[-last:]
+    table = Table("#", "时间", "官员", "动作", "对象", "前哈希", "后哈希")
+    for e in rows:
+        table.add_row(
+            str(e.seq),
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.actor,
+            e.action,
+            e.target,
+            (e.before_hash or "")[:10],
+            (e.after_hash or "")[:10],
+        )
+    console.print(table)
+
+
+@notify_app.command("drain")
+def notify_drain(db: DbOption = None, limit: Annotated[int, typer.Option("--limit")] = 100) -> None:
+    """投递到期的 webhook（签名、重试、指数退避）。可由定时任务反复运行。"""
+    from huiqi.library.notify import drain_webhooks
+
+    report = drain_webhooks(_open(db).engine, limit=limit)
+    console.print(f"送达 {report.delivered}，稍后重试 {report.retried}，放弃 {report.dead}")
+
+
+def register(app: typer.Typer, policy_app: typer.Typer) -> None:
+    """Add the lifecycle commands to the ``huiqi`` app and its ``policy`` sub-app."""
+    policy_app.command("import")(import_command)
+    policy_app.command("export")(export_command)
+    policy_app.command("submit")(submit_command)
+    policy_app.command("publish")(publish_command)
+    policy_app.command("withdraw")(withdraw_command)
+    policy_app.command("versions")(versions_command)
+    policy_app.command("impact")(impact_command)
+    app.add_typer(user_app, name="user")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(notify_app, name="notify")

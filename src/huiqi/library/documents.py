@@ -1,0 +1,63 @@
+"""Which document a YAML text is: a policy (by its id) or a shared file of the library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from huiqi.rules.library import PARAMETERS_FILE, VARIABLES_FILE
+
+#: Shared files are versioned as documents with these ids.
+SHARED = {"_parameters": PARAMETERS_FILE, "_variables": VARIABLES_FILE}
+SHARED_BY_FILE = {v: k for k, v in SHARED.items()}
+KINDS = {"_parameters": "parameters", "_variables": "variables"}
+
+
+@dataclass(frozen=True)
+class DocRef:
+    id: str
+    path: str  # relative path inside the library, e.g. cn/cit.small-low-profit.yaml
+    kind: str  # policy | parameters | variables
+    category: str | None = None
+    title: str | None = None
+
+
+def policy_path(policy_id: str) -> str:
+    """``cn.cit.small-low-profit`` → ``cn/cit.small-low-profit.yaml`` (the library's layout)."""
+    prefix, _, rest = policy_id.partition(".")
+    return f"{prefix}/{rest}.yaml"
+
+
+def parse(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def identify(text: str, filename: str | None = None, path: str | None = None) -> DocRef | None:
+    """The document a text belongs to; None when it names no policy id and no shared file.
+
+    ``filename`` (a basename such as ``_parameters.yaml``) identifies shared files;
+    ``path`` keeps an imported file's own relative path.
+    """
+    name = PurePosixPath(path or filename or "").name
+    if name in SHARED_BY_FILE:
+        doc_id = SHARED_BY_FILE[name]
+        return DocRef(doc_id, SHARED[doc_id], KINDS[doc_id])
+    doc = parse(text)
+    if not isinstance(doc, dict) or not isinstance(doc.get("id"), str) or "." not in doc["id"]:
+        return None
+    policy_id = doc["id"]
+    category = doc.get("category")
+    title = doc.get("title")
+    return DocRef(
+        policy_id,
+        path or policy_path(policy_id),
+        "policy",
+        str(category)[:32] if category else None,
+        str(title)[:255] if title else None,
+    )

@@ -1,0 +1,618 @@
+"""Policy versions: draft → in_review → published (effective date) → superseded / withdrawn.
+
+Every document of the library (each policy, plus ``_parameters`` and ``_variables``) is a
+chain of immutable versions. A version's text, hash, author, note and diff never change;
+only its lifecycle columns do, and every change is an audited officer action.
+
+What is in force on a date D (optionally: as known at an instant K, to reproduce exactly
+what the platform answered then): for each document, among its versions published (by
+K) with ``effective_from`` ≤ D, the one with the latest effective date (then the latest
+publication); none if that version was withdrawn with effect on or before D.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from huiqi.library import notify
+from huiqi.library.checks import CheckReport, check_files
+from huiqi.library.documents import DocRef, identify
+from huiqi.library.errors import LifecycleError, NotFound, PermissionDenied
+from huiqi.library.officers import officer
+from huiqi.rules.library import Library, load_library
+from huiqi.store import audit
+from huiqi.store.db import as_utc, bump_generation, make_engine, now, read_session, write_session
+from huiqi.store.migrate import upgrade
+from huiqi.store.models import (
+    DRAFT,
+    IN_REVIEW,
+    PUBLISHED,
+    SUPERSEDED,
+    WITHDRAWN,
+    Document,
+    PublishEvent,
+    Version,
+)
+
+#: Effective date of the versions imported from YAML: the library as it stood is taken to
+#: have been in force all along, so past as-of dates answer as the YAML library did.
+BEGINNING = dt.date(1900, 1, 1)
+SYSTEM = "system"
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def unified_diff(old: str, new: str, path: str, old_label: str, new_label: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{path} ({old_label})",
+        tofile=f"b/{path} ({new_label})",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def _snapshot(v: Version) -> dict[str, Any]:
+    """What the audit log hashes as a version's state before and after an action."""
+    return {
+        "id": v.id,
+        "document": v.document_id,
+        "number": v.number,
+        "state": v.state,
+        "content_hash": v.content_hash,
+        "effective_from": v.effective_from,
+        "published_by": v.published_by,
+        "withdrawn_from": v.withdrawn_from,
+    }
+
+
+@dataclass(frozen=True)
+class InForce:
+    document_id: str
+    path: str
+    version_id: int
+    number: int
+    content_hash: str
+
+
+@dataclass
+class ImportReport:
+    imported: list[str]
+    unchanged: list[str]
+    generation: int
+
+
+def in_force(session: Session, as_of: dt.date, known_at: dt.datetime | None = None) -> list[InForce]:
+    """The version of each document in force on ``as_of`` (as known at ``known_at``)."""
+    rows = session.execute(
+        select(
+            Version.id,
+            Version.document_id,
+            Version.number,
+            Version.content_hash,
+            Version.effective_from,
+            Version.published_at,
+            Version.withdrawn_from,
+            Version.withdrawn_at,
+            Document.path,
+        )
+        .join(Document, Document.id == Version.document_id)
+        .where(Version.published_at.is_not(None), Version.effective_from <= as_of)
+    ).all()
+    known = as_utc(known_at) if known_at is not None else None
+    best: dict[str, Any] = {}
+    for r in rows:
+        if known is not None and as_utc(r.published_at) > known:
+            continue
+        key = (r.effective_from, as_utc(r.published_at), r.id)
+        cur = best.get(r.document_id)
+        if cur is None or key > (cur.effective_from, as_utc(cur.published_at), cur.id):
+            best[r.document_id] = r
+    out = []
+    for doc_id, r in sorted(best.items()):
+        withdrawn = r.withdrawn_from is not None and r.withdrawn_from <= as_of
+        if withdrawn and (known is None or as_utc(r.withdrawn_at) <= known):
+            continue
+        out.append(InForce(doc_id, r.path, r.id, r.number, r.content_hash))
+    return out
+
+
+def contents(session: Session, version_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(version_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(Version.id, Version.content).where(Version.id.in_(ids))).all()
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
+def files_in_force(session: Session, as_of: dt.date, known_at: dt.datetime | None = None) -> dict[str, str]:
+    refs = in_force(session, as_of, known_at)
+    texts = contents(session, (r.version_id for r in refs))
+    return {r.path: texts[r.version_id] for r in refs}
+
+
+def _change_dates(session: Session, after: dt.date) -> list[dt.date]:
+    """Later dates on which something already published takes effect (or is withdrawn)."""
+    eff = session.scalars(
+        select(Version.effective_from).where(Version.published_at.is_not(None), Version.effective_from > after)
+    ).all()
+    wd = session.scalars(select(Version.withdrawn_from).where(Version.withdrawn_from > after)).all()
+    return sorted({d for d in (*eff, *wd) if d is not None})
+
+
+class Lifecycle:
+    """All lifecycle actions on one database. Every write is one audited transaction."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None, *, migrate: bool = True) -> Lifecycle:
+        engine = make_engine(url)
+        if migrate:
+            upgrade(engine)
+        return cls(engine)
+
+    # --- reading ------------------------------------------------------------------------
+    def in_force(self, as_of: dt.date, known_at: dt.datetime | None = None) -> list[InForce]:
+        with read_session(self.engine) as s:
+            return in_force(s, as_of, known_at)
+
+    def files_for(self, as_of: dt.date, known_at: dt.datetime | None = None) -> dict[str, str]:
+        with read_session(self.engine) as s:
+            return files_in_force(s, as_of, known_at)
+
+    def library_for(self, as_of: dt.date, known_at: dt.datetime | None = None) -> Library:
+        return load_library(Path("<db>"), files=self.files_for(as_of, known_at))
+
+    def documents(self) -> list[Document]:
+        with read_session(self.engine) as s:
+            return list(s.scalars(select(Document).order_by(Document.id)))
+
+    def document(self, doc_id: str) -> Document:
+        with read_session(self.engine) as s:
+            doc = s.get(Document, doc_id)
+        if doc is None:
+            raise NotFound(f"没有文档 “{doc_id}” / no such document")
+        return doc
+
+    def versions(self, doc_id: str | None = None, state: str | None = None) -> list[Version]:
+        with read_session(self.engine) as s:
+            q = select(Version).order_by(Version.document_id, Version.number.desc())
+            if doc_id is not None:
+                q = q.where(Version.document_id == doc_id)
+            if state is not None:
+                q = q.where(Version.state == state)
+            return list(s.scalars(q))
+
+    def version(self, version_id: int) -> Version:
+        with read_session(self.engine) as s:
+            v = s.get(Version, version_id)
+        if v is None:
+            raise NotFound(f"没有版本 #{version_id} / no such version")
+        return v
+
+    def latest_published(self, doc_id: str) -> Version | None:
+        with read_session(self.engine) as s:
+            return _latest_published(s, doc_id)
+
+    def check_text(
+        self, text: str, *, filename: str | None = None, as_of: dt.date | None = None, display: str | None = None
+    ) -> tuple[DocRef | None, CheckReport]:
+        """Lint a proposed text against the library in force on ``as_of`` and run the tests."""
+        ref = identify(text, filename)
+        if ref is None:
+            report = CheckReport(errors=[_unidentified(display or filename)])
+            return None, report
+        with read_session(self.engine) as s:
+            doc = s.get(Document, ref.id)
+            if doc is not None:
+                ref = DocRef(ref.id, doc.path, ref.kind, ref.category, ref.title)
+            files = files_in_force(s, as_of or dt.date.today())
+        files[ref.path] = text
+        return ref, check_files(
+            files,
+            focus=ref.path,
+            focus_policy=ref.id if ref.kind == "policy" else None,
+            display={ref.path: display or ref.path},
+        )
+
+    # --- writing ------------------------------------------------------------------------
+    def import_directory(self, root: Path, *, actor: str | None = None, effective: dt.date = BEGINNING) -> ImportReport:
+        """Import a YAML library as first versions, published with ``effective``.
+
+        The directory must load without errors and pass every test. Documents already in
+        the database with the same text are skipped; a different text is refused (that
+        is a change: submit and publish it).
+        """
+        texts = {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.yaml"))}
+        if not texts:
+            raise LifecycleError(f"{root} 下没有 YAML 文件 / no YAML files under {root}")
+        report = check_files(texts, display={k: str(root / k) for k in texts})
+        if not report.ok:
+            raise LifecycleError("政策库有错误，未导入 / the library has errors; nothing imported", report.problems)
+        imported, unchanged = [], []
+        with write_session(self.engine) as s:
+            who = SYSTEM if actor is None else officer(s, actor, "publisher").name
+            for rel, text in texts.items():
+                ref = identify(text, path=rel)
+                if ref is None:
+                    raise LifecycleError(_unidentified(rel))
+                doc = s.get(Document, ref.id)
+                if doc is not None:
+                    latest = _latest_published(s, ref.id)
+                    if latest is not None and latest.content_hash == content_hash(text):
+                        unchanged.append(ref.id)
+                        continue
+                    raise LifecycleError(
+                        f"{rel}: 数据库中的 {ref.id} 内容不同；请走提交、审核、发布流程 / "
+                        "differs from the database; submit and publish it as a change"
+                    )
+                doc = _new_document(s, ref)
+                v = Version(
+                    document_id=doc.id,
+                    number=1,
+                    state=PUBLISHED,
+                    content=text,
+                    content_hash=content_hash(text),
+                    parent_id=None,
+                    diff=unified_diff("", text, rel, "无", "v1"),
+                    author=who,
+                    created_at=now(),
+                    note=f"从 {root} 导入 / imported",
+                    published_by=who,
+                    published_at=now(),
+                    effective_from=effective,
+                    publish_note="导入 / import",
+                )
+                s.add(v)
+                s.flush()
+                audit.record(s, who, "import", f"version:{v.id}", after=_snapshot(v), detail={"path": rel})
+                imported.append(ref.id)
+            gen = bump_generation(s) if imported else _generation(s)
+        return ImportReport(imported, unchanged, gen)
+
+    def create_draft(
+        self,
+        text: str,
+        *,
+        author: str,
+        note: str = "",
+        filename: str | None = None,
+        document_id: str | None = None,
+    ) -> Version:
+        """A new draft version; its diff is against the latest published version."""
+        if not note.strip():
+            raise LifecycleError("请写明修改说明 / a change note is required")
+        ref = identify(text, filename)
+        if ref is None:
+            raise LifecycleError(_unidentified(filename))
+        if document_id is not None and ref.id != document_id:
+            raise LifecycleError(
+                f"文本中的 id “{ref.id}” 与所编辑的文档 “{document_id}” 不同 / the id in the text changed"
+            )
+        with write_session(self.engine) as s:
+            who = officer(s, author, "editor").name
+            doc = s.get(Document, ref.id) or _new_document(s, ref)
+            base = _latest_published(s, doc.id)
+            if base is not None and base.content_hash == content_hash(text):
+                raise LifecycleError("与当前发布版本相同，没有改动 / no change from the published version")
+            number = (s.scalar(select(func.max(Version.number)).where(Version.document_id == doc.id)) or 0) + 1
+            v = Version(
+                document_id=doc.id,
+                number=number,
+                state=DRAFT,
+                content=text,
+                content_hash=content_hash(text),
+                parent_id=base.id if base else None,
+                diff=unified_diff(
+                    base.content if base else "", text, doc.path, f"v{base.number}" if base else "无", f"v{number}"
+                ),
+                author=who,
+                created_at=now(),
+                note=note.strip(),
+            )
+            s.add(v)
+            s.flush()
+            audit.record(s, who, "draft", f"version:{v.id}", after=_snapshot(v), detail={"note": v.note})
+            return v
+
+    def submit(self, version_id: int, *, actor: str) -> Version:
+        """Draft → in review. The change must already pass lint and the tests."""
+        v = self.version(version_id)
+        self._require_checks(v, dt.date.today())
+        with write_session(self.engine) as s:
+            who = officer(s, actor, "editor").name
+            v = _get(s, version_id)
+            if v.state != DRAFT:
+                raise LifecycleError(
+                    f"版本 #{v.id} 的状态是 {v.state}，只有草稿可以提交 / only drafts can be submitted"
+                )
+            before = _snapshot(v)
+            v.state, v.submitted_by, v.submitted_at = IN_REVIEW, who, now()
+            audit.record(s, who, "submit", f"version:{v.id}", before=before, after=_snapshot(v))
+            return v
+
+    def reject(self, version_id: int, *, actor: str, note: str) -> Version:
+        """In review → draft again, with the reviewer's reason."""
+        with write_session(self.engine) as s:
+            who = officer(s, actor, "publisher").name
+            v = _get(s, version_id)
+            if v.state != IN_REVIEW:
+                raise LifecycleError(f"版本 #{v.id} 不在审核中 / not in review")
+            before = _snapshot(v)
+            v.state = DRAFT
+            audit.record(s, who, "reject", f"version:{v.id}", before=before, after=_snapshot(v), detail={"note": note})
+            return v
+
+    def publish(
+        self,
+        version_id: int,
+        *,
+        actor: str,
+        effective: dt.date | None = None,
+        note: str = "",
+    ) -> Version:
+        """In review → published, effective from ``effective`` (default today).
+
+        Refused unless: the actor is a publisher and not the version's author (four-eyes);
+        the version was made from the latest published one (no lost update); the effective
+        date is not before that one's; and the library with this version loads and passes
+        every test on the effective date and on every later date something else changes.
+        """
+        effective = effective or dt.date.today()
+        with write_session(self.engine) as s:
+            who = officer(s, actor, "publisher").name
+            v = _get(s, version_id)
+            if v.state != IN_REVIEW:
+                raise LifecycleError(
+                    f"版本 #{v.id} 的状态是 {v.state}，须先提交审核 / only a version in review can be published"
+                )
+            if who == v.author:
+                raise PermissionDenied(
+                    f"四眼原则：{who} 是此版本的作者，不能自己发布 / four-eyes: the author cannot publish "
+                    "their own change"
+                )
+            doc = s.get(Document, v.document_id)
+            assert doc is not None
+            current = _latest_published(s, doc.id)
+            if (current.id if current else None) != v.parent_id:
+                raise LifecycleError(
+                    f"版本 #{v.id} 基于旧版本，期间已有新版本发布，请在最新版本上重新修改 / "
+                    "this version was based on an older published version"
+                )
+            if current is not None and current.effective_from and effective < current.effective_from:
+                raise LifecycleError(
+                    f"生效日期 {effective} 早于现行版本的生效日期 {current.effective_from} / "
+                    "effective date before the current version's"
+                )
+            old_files = files_in_force(s, effective)
+            report, new_library = _check_change(s, doc, v.content, effective)
+            if not report.ok:
+                raise LifecycleError(
+                    f"版本 #{v.id} 未通过检查，不能发布 / it does not pass lint and tests", report.problems
+                )
+            before = _snapshot(v)
+            if current is not None and current.state == PUBLISHED:
+                prev_before = _snapshot(current)
+                current.state, current.superseded_by = SUPERSEDED, v.id
+                audit.record(s, who, "supersede", f"version:{current.id}", before=prev_before, after=_snapshot(current))
+            v.state, v.published_by, v.published_at = PUBLISHED, who, now()
+            v.effective_from, v.publish_note = effective, note.strip() or None
+            ref = identify(v.content, path=doc.path)
+            if ref is not None and ref.kind == "policy":
+                doc.category, doc.title = ref.category, ref.title
+            gen = bump_generation(s)
+            event = PublishEvent(
+                kind="publish",
+                version_id=v.id,
+                document_id=doc.id,
+                effective_on=effective,
+                actor=who,
+                at=now(),
+                generation=gen,
+            )
+            s.add(event)
+            s.flush()
+            audit.record(
+                s,
+                who,
+                "publish",
+                f"version:{v.id}",
+                before=before,
+                after=_snapshot(v),
+                detail={"effective": effective, "note": note, "event": event.id, "generation": gen},
+            )
+            notify.fanout(s, event, doc, lambda: _load(old_files), lambda: new_library)
+            return v
+
+    def withdraw(
+        self,
+        version_id: int,
+        *,
+        actor: str,
+        effective: dt.date | None = None,
+        note: str = "",
+    ) -> Version:
+        """Withdraw a version. A published one stops being in force from ``effective``
+        (the library without it must still pass); a draft or one in review is abandoned."""
+        effective = effective or dt.date.today()
+        if not note.strip():
+            raise LifecycleError("请写明撤回原因 / a reason is required")
+        with write_session(self.engine) as s:
+            v = _get(s, version_id)
+            doc = s.get(Document, v.document_id)
+            assert doc is not None
+            if v.state in (DRAFT, IN_REVIEW):
+                who = officer(s, actor, "editor").name
+                before = _snapshot(v)
+                v.state, v.withdrawn_by, v.withdrawn_at, v.withdraw_note = WITHDRAWN, who, now(), note
+                audit.record(s, who, "abandon", f"version:{v.id}", before=before, after=_snapshot(v))
+                return v
+            who = officer(s, actor, "publisher").name
+            if v.state != PUBLISHED:
+                raise LifecycleError(f"版本 #{v.id} 的状态是 {v.state}，不能撤回 / cannot be withdrawn")
+            if doc.kind != "policy":
+                raise LifecycleError("共享参数和变量文件不能撤回，只能发布新版本 / shared files cannot be withdrawn")
+            if v.effective_from is not None and effective < v.effective_from:
+                raise LifecycleError(f"撤回日期早于生效日期 {v.effective_from} / before the effective date")
+            old_files = files_in_force(s, effective)
+            report, new_library = _check_change(s, doc, None, effective)
+            if not report.ok:
+                raise LifecycleError("撤回后政策库无法通过检查 / the library fails without it", report.problems)
+            before = _snapshot(v)
+            v.state, v.withdrawn_by, v.withdrawn_at = WITHDRAWN, who, now()
+            v.withdrawn_from, v.withdraw_note = effective, note.strip()
+            gen = bump_generation(s)
+            event = PublishEvent(
+                kind="withdraw",
+                version_id=v.id,
+                document_id=doc.id,
+                effective_on=effective,
+                actor=who,
+                at=now(),
+                generation=gen,
+            )
+            s.add(event)
+            s.flush()
+            audit.record(
+                s,
+                who,
+                "withdraw",
+                f"version:{v.id}",
+                before=before,
+                after=_snapshot(v),
+                detail={"effective": effective, "note": note, "event": event.id, "generation": gen},
+            )
+            notify.fanout(s, event, doc, lambda: _load(old_files), lambda: new_library)
+            return v
+
+    # --- helpers for CLI automation ------------------------------------------------------
+    def pending_for_text(self, text: str, filename: str | None = None) -> Version | None:
+        """The version in review whose text is exactly ``text`` (what ``publish FILE`` publishes)."""
+        ref = identify(text, filename)
+        if ref is None:
+            return None
+        with read_session(self.engine) as s:
+            return s.scalars(
+                select(Version)
+                .where(
+                    Version.document_id == ref.id,
+                    Version.content_hash == content_hash(text),
+                    Version.state == IN_REVIEW,
+                )
+                .order_by(Version.id.desc())
+            ).first()
+
+    def export(self, out: Path, as_of: dt.date | None = None, known_at: dt.datetime | None = None) -> list[Path]:
+        """Write the library in force on ``as_of`` as YAML files, byte for byte as stored."""
+        written = []
+        for rel, text in sorted(self.files_for(as_of or dt.date.today(), known_at).items()):
+            path = out / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="")
+            written.append(path)
+        return written
+
+    def _require_checks(self, v: Version, as_of: dt.date) -> None:
+        with read_session(self.engine) as s:
+            doc = s.get(Document, v.document_id)
+            assert doc is not None
+            report, _ = _check_change(s, doc, v.content, max(as_of, v.effective_from or as_of))
+        if not report.ok:
+            raise LifecycleError(f"版本 #{v.id} 未通过检查 / it does not pass lint and tests", report.problems)
+
+
+def _load(files: dict[str, str]) -> Library | None:
+    try:
+        return load_library(Path("<db>"), files=files)
+    except Exception:
+        return None
+
+
+def _check_change(
+    s: Session, doc: Document, text: str | None, effective: dt.date
+) -> tuple[CheckReport, Library | None]:
+    """The library with ``doc`` replaced by ``text`` (or removed) on ``effective`` and on
+    every later date where something already published changes, must load and pass."""
+    report = CheckReport()
+    first: Library | None = None
+    for i, day in enumerate([effective, *_change_dates(s, effective)]):
+        files = files_in_force(s, day)
+        if text is None:
+            files.pop(doc.path, None)
+        else:
+            files[doc.path] = text
+        focus_policy = doc.id if (doc.kind == "policy" and text is not None) else None
+        r = check_files(files, focus=doc.path, focus_policy=focus_policy)
+        if i == 0:
+            report.warnings = r.warnings
+            report.cases_passed = r.cases_passed
+            first = r.library
+        report.merge(r, str(day))
+    return report, first
+
+
+def _generation(s: Session) -> int:
+    from huiqi.store.models import LibraryState
+
+    state = s.get(LibraryState, 1)
+    return state.generation if state else 0
+
+
+def _get(s: Session, version_id: int) -> Version:
+    v = s.get(Version, version_id)
+    if v is None:
+        raise NotFound(f"没有版本 #{version_id} / no such version")
+    return v
+
+
+def _latest_published(s: Session, doc_id: str) -> Version | None:
+    """The document's newest published version (by effective date), withdrawn ones included."""
+    return s.scalars(
+        select(Version)
+        .where(Version.document_id == doc_id, Version.published_at.is_not(None))
+        .order_by(Version.effective_from.desc(), Version.published_at.desc(), Version.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _new_document(s: Session, ref: DocRef) -> Document:
+    clash = s.scalar(select(Document).where(Document.path == ref.path))
+    if clash is not None:
+        raise LifecycleError(f"路径 {ref.path} 已被文档 {clash.id} 使用 / path already used")
+    doc = Document(id=ref.id, path=ref.path, kind=ref.kind, created_at=now(), category=ref.category, title=ref.title)
+    s.add(doc)
+    s.flush()
+    return doc
+
+
+def _unidentified(name: str | None) -> str:
+    where = f"{name}: " if name else ""
+    return (
+        f"{where}无法识别文档：政策文件需要 id 字段，共享文件须命名为 _parameters.yaml 或 _variables.yaml / "
+        "cannot tell which document this is"
+    )
+
+
+__all__ = [
+    "BEGINNING",
+    "ImportReport",
+    "InForce",
+    "Lifecycle",
+    "PermissionDenied",
+    "content_hash",
+    "files_in_force",
+    "in_force",
+]

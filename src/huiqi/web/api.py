@@ -1,0 +1,252 @@
+"""The HTTP API under ``/api/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+from huiqi.match import MatchResult, answer
+from huiqi.profile import FIELDS, Profile, ProfileError, parse_profile
+from huiqi.profile import industry as gbt4754
+from huiqi.rules import Library, LibrarySource
+from huiqi.web import catalog
+from huiqi.web.problems import (
+    FieldError,
+    Problem,
+    field_error,
+    invalid_input,
+    problem_response,
+    profile_errors,
+)
+
+#: The evaluation dates the calculator accepts.
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2100, 12, 31)
+
+LEVEL_NAMES = {1: "门类", 2: "大类", 3: "中类", 4: "小类"}
+
+
+def library(request: Request, as_of: dt.date | None = None) -> Library:
+    """The library for this request: asked of the source every time (it may be swapped).
+
+    A past ``as_of`` gets the versions that were in force then, so old answers reproduce.
+    """
+    state = request.app.state
+    source: LibrarySource = state.source
+    if as_of is not None and as_of != dt.date.today():
+        return source.library_for(as_of)
+    lib = source.current()
+    if state.freeze_gc and state.frozen_library != id(lib):
+        gc.freeze()  # a newly published library: keep it out of the collector's walks too
+        state.frozen_library = id(lib)
+    return lib
+
+
+async def library_dep(request: Request) -> Library:
+    # async: FastAPI would run a plain ``def`` dependency in a worker thread (a thread hop
+    # per request); ``current()`` is cheap by contract, so it runs inline.
+    return library(request)
+
+
+LibraryDep = Annotated[Library, Depends(library_dep)]
+
+
+def _profile_schema() -> dict[str, Any]:
+    schema = Profile.model_json_schema()
+    schema["minProperties"] = 1
+    schema["description"] = "企业画像：每一项都可不填（不填 = 未知，不按 0 算），但不能全部为空。金额单位为元。"
+    return schema
+
+
+def check_as_of(value: dt.date | None) -> dt.date | None:
+    if value is not None and not EARLIEST <= value <= LATEST:
+        raise ValueError(f"评估日期应在 {EARLIEST} 至 {LATEST} 之间 / as_of must be between {EARLIEST} and {LATEST}")
+    return value
+
+
+class MatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: Annotated[dict[str, Any], WithJsonSchema(_profile_schema())]
+    as_of: dt.date | None = Field(None, description=f"评估日期 YYYY-MM-DD（{EARLIEST} 至 {LATEST}），默认今天")
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, v: dt.date | None) -> dt.date | None:
+        return check_as_of(v)
+
+
+_JSON_TYPES: dict[str, tuple[tuple[type, ...], str, str]] = {
+    "integer": ((int,), "应为整数", "an integer"),
+    "money": ((int, float, str), "应为数字", "a number"),
+    "date": ((str,), "应为日期，格式 YYYY-MM-DD", "a date string YYYY-MM-DD"),
+    "list": ((list,), "应为列表", "a list"),
+    "string": ((str,), "应为文字", "a string"),
+}
+
+
+def _wrong_json_types(profile: dict[str, Any]) -> list[FieldError]:
+    """Values whose JSON type is not the one the published schema gives the field.
+
+    pydantic's lax mode would read ``true`` as 1 employee, the number 0 as the date
+    1970-01-01 and the string "25" as an integer; the API holds to its spec instead.
+    """
+    out = []
+    for name, value in profile.items():
+        spec = FIELDS.get(name)
+        if spec is None or value is None:
+            continue
+        types, zh, en = _JSON_TYPES[spec.kind]
+        if isinstance(value, bool) or not isinstance(value, types):
+            out.append(field_error(f"profile.{name}", zh, f"expected {en}, got {type(value).__name__}"))
+    return out
+
+
+class Industry(BaseModel):
+    code: str
+    name: str
+    level: int = Field(description="1 门类, 2 大类, 3 中类, 4 小类")
+    level_name: str
+    path: list[str] = Field(description="门类起的各级名称")
+
+
+class IndustryList(BaseModel):
+    industries: list[Industry]
+
+
+class Health(BaseModel):
+    status: str
+    policies: int
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": Problem, "description": "problem+json (RFC 9457)"} for code in codes}
+
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post(
+    "/match",
+    response_model=MatchResult,
+    summary="政策计算器：企业画像进，全部政策的判断结果出",
+    responses=_problems(400, 413, 422),
+)
+async def match_endpoint(request: Request, body: MatchRequest) -> Response:
+    """Every policy in force on ``as_of``, each ``eligible`` / ``undetermined`` / ``ineligible``,
+    with the reason for each condition, the missing facts and the estimated amount."""
+    errors = _wrong_json_types(body.profile)
+    try:
+        profile = parse_profile(body.profile)
+    except ProfileError as e:
+        typed = {x.field for x in errors}
+        errors += [x for x in profile_errors(e.problems) if ".".join(x.field.split(".")[:2]) not in typed]
+    if errors:
+        return invalid_input(request, errors)  # 422 problem naming every field
+    data = answer(profile, body.as_of, library(request, body.as_of))
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
+@router.get(
+    "/policies",
+    response_model=catalog.PolicyList,
+    summary="政策库：按类别、地区、行业、有效日期和关键词筛选",
+    responses=_problems(422),
+)
+async def policies_endpoint(
+    request: Request,
+    lib: LibraryDep,
+    category: Annotated[catalog.Category | None, Query(description="政策类别")] = None,
+    region: Annotated[
+        str | None,
+        Query(pattern=r"^\d{6}$", description="企业所在地区（6位行政区划代码）：只列出可能适用于该地区的政策"),
+    ] = None,
+    industry: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Ta-t](\d{2}(\d{1,2})?)?$",
+            description="GB/T 4754-2017 行业代码（C、C39、C3911）：只列出条件不排除该行业的政策",
+        ),
+    ] = None,
+    in_force_on: Annotated[dt.date | None, Query(description="只列出在这一天有效的政策")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="关键词（标题、摘要、标签、文号）")] = None,
+) -> catalog.PolicyList | Response:
+    errors = []
+    if industry is not None:
+        industry = industry.upper()
+        if gbt4754.lookup(industry) is None:
+            errors.append(
+                field_error(
+                    "industry",
+                    f"GB/T 4754-2017 中没有代码 {industry}",
+                    f"{industry} is not a GB/T 4754-2017 code",
+                )
+            )
+    try:
+        check_as_of(in_force_on)
+    except ValueError as e:
+        zh, _, en = str(e).partition(" / ")
+        errors.append(field_error("in_force_on", zh, en))
+    if errors:
+        return invalid_input(request, errors)
+    found = catalog.filter_policies(
+        lib, category=category, region=region, industry=industry, in_force_on=in_force_on, q=q
+    )
+    return catalog.PolicyList(count=len(found), in_force_on=in_force_on, policies=[catalog.summary(p) for p in found])
+
+
+@router.get(
+    "/policies/{policy_id}",
+    response_model=catalog.PolicyDetail,
+    summary="一项政策：条件、金额算法、怎么申请、原文出处",
+    responses=_problems(404, 422),
+)
+async def policy_endpoint(
+    request: Request, lib: LibraryDep, policy_id: Annotated[str, Field(max_length=200)]
+) -> catalog.PolicyDetail | Response:
+    policy = lib.by_id.get(policy_id)
+    if policy is None:
+        return problem_response(
+            request,
+            404,
+            "policy-not-found",
+            "找不到该政策 / Policy not found",
+            f"政策库中没有编号为 {policy_id} 的政策 / no policy with id {policy_id!r}",
+            [field_error("policy_id", "政策库中没有这个编号", "no policy with this id")],
+        )
+    return catalog.detail(policy, lib)
+
+
+@router.get(
+    "/industries",
+    response_model=IndustryList,
+    summary="国民经济行业分类（GB/T 4754-2017）查询：按代码开头或名称",
+    responses=_problems(422),
+)
+async def industries_endpoint(
+    q: Annotated[str, Query(max_length=50, description="代码开头（C39）或名称中的字（计算机）")] = "",
+    limit: Annotated[int, Query(ge=1, le=100, description="最多返回几条")] = 20,
+) -> IndustryList:
+    out = []
+    for i in gbt4754.search(q, limit):
+        out.append(
+            Industry(
+                code=i.code,
+                name=i.name,
+                level=i.level,
+                level_name=LEVEL_NAMES.get(i.level, ""),
+                path=[p.name for p in gbt4754.path(i.code)],
+            )
+        )
+    return IndustryList(industries=out)
+
+
+@router.get("/health", response_model=Health, summary="运行状态")
+async def health_endpoint(lib: LibraryDep) -> Health:
+    return Health(status="ok", policies=len(lib.policies))

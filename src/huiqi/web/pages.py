@@ -1,0 +1,235 @@
+"""The Chinese pages: 政策计算器 (``/``), 政策库 (``/policies``), one policy (``/policies/{id}``).
+
+Server-rendered with Jinja2; they work without JavaScript. ``static/app.js`` only adds the
+industry search box and re-runs the calculator in place (it posts the same form and
+swaps in the new page's ``<main>``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from huiqi.match import MatchResult, match
+from huiqi.match.explain import size_label, yuan
+from huiqi.profile import FIELDS
+from huiqi.profile import industry as gbt4754
+from huiqi.rules import Library
+from huiqi.web import catalog, forms
+from huiqi.web.api import library
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+VERDICTS = {
+    "eligible": ("可享受", "符合全部条件"),
+    "undetermined": ("需补充信息", "还差几项信息才能判断"),
+    "ineligible": ("不符合", "有条件不满足"),
+}
+OUTCOMES = {"met": ("✓", "符合"), "unmet": ("✗", "不符合"), "unknown": ("?", "待补充")}
+_UNIT_SUFFIX = {"yuan": "", "yuan/year": "/年", "yuan/month": "/月", "yuan/person": "/人", "none": ""}
+_UNIT_GROUP = {
+    "yuan": "一次性",
+    "yuan/year": "每年",
+    "yuan/month": "每月",
+    "yuan/person": "每招用一人",
+}
+
+
+def money(amount: str | None, unit: str = "yuan") -> str:
+    if amount is None:
+        return "金额待定"
+    return yuan(Decimal(amount)) + _UNIT_SUFFIX.get(unit, "")
+
+
+def field_label(name: str) -> str:
+    spec = FIELDS.get(name)
+    return spec.label if spec else name
+
+
+def date_zh(value: dt.date | str | None) -> str:
+    if value is None:
+        return "长期有效"
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value)
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def industry_text(code: str | None) -> str:
+    if not code:
+        return ""
+    found = gbt4754.lookup(code)
+    return f"{found.code} {found.name}" if found else code
+
+
+def param_text(value: Any, unit: str = "") -> str:
+    """A named value as a person reads it: 30 万元, 0.05, 2025年1月1日, 是."""
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    text = str(value)
+    if unit == "元":
+        try:
+            return yuan(Decimal(text))
+        except ArithmeticError:
+            return f"{text} 元"
+    return f"{text} {unit}".strip()
+
+
+TEMPLATES.env.globals.update(
+    param_text=param_text,
+    money=money,
+    field_label=field_label,
+    date_zh=date_zh,
+    size_label=size_label,
+    region_label=catalog.region_label,
+    industry_text=industry_text,
+    FIELDS=FIELDS,
+    HINTS=forms.HINTS,
+    MONEY_FIELDS=forms.MONEY_FIELDS,
+    VERDICTS=VERDICTS,
+    OUTCOMES=OUTCOMES,
+    CATEGORY_LABELS=catalog.CATEGORY_LABELS,
+    REGION_LABELS=catalog.REGION_LABELS,
+    UNIT_LABELS=catalog.UNIT_LABELS,
+    MODE_HELP=catalog.MODE_HELP,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+
+
+def totals_by_unit(result: MatchResult) -> list[tuple[str, str]]:
+    """Known eligible amounts summed per unit: [("每年", "12.00 万元/年"), …]."""
+    sums: dict[str, Decimal] = {}
+    for r in result.results:
+        if r.verdict == "eligible" and r.benefit and r.benefit.amount is not None:
+            sums[r.benefit.unit] = sums.get(r.benefit.unit, Decimal("0.00")) + Decimal(r.benefit.amount)
+    return [(_UNIT_GROUP[u], money(str(sums[u]))) for u in _UNIT_GROUP if u in sums]
+
+
+def _calculator(
+    request: Request, state: forms.FormState, result: MatchResult | None, status: int = 200
+) -> HTMLResponse:
+    groups: dict[str, list[Any]] = {"eligible": [], "undetermined": [], "ineligible": []}
+    if result is not None:
+        for r in result.results:
+            groups[r.verdict].append(r)
+    return _render(
+        request,
+        "calculator.html",
+        {
+            "state": state,
+            "result": result,
+            "groups": groups,
+            "by_unit": totals_by_unit(result) if result else [],
+            "today": dt.date.today().isoformat(),
+            "page": "calculator",
+        },
+        status,
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def calculator_page(request: Request) -> HTMLResponse:
+    return _calculator(request, forms.FormState(), None)
+
+
+@router.post("/", response_class=HTMLResponse)
+async def calculator_submit(request: Request) -> HTMLResponse:
+    try:
+        form = await request.form(max_files=0, max_fields=200, max_part_size=64 * 1024)
+    except Exception:  # malformed multipart or urlencoded body: show the empty form again
+        form = FormData()
+    state = forms.parse_form(form)
+    if state.profile is None:
+        return _calculator(request, state, None, 422 if state.filled or state.errors else 200)
+    lib: Library = library(request, state.as_of_date)
+    result = match(state.profile, state.as_of_date, lib)
+    return _calculator(request, state, result)
+
+
+@router.get("/policies", response_class=HTMLResponse)
+async def policies_page(request: Request) -> HTMLResponse:
+    params = request.query_params
+    values = {k: params.get(k, "").strip()[:100] for k in ("q", "category", "region", "industry", "in_force_on")}
+    errors: dict[str, str] = {}
+    category = values["category"] or None
+    if category is not None and category not in catalog.CATEGORY_LABELS:
+        errors["category"] = "没有这个类别"
+        category = None
+    region = values["region"].split()[0] if values["region"] else None
+    if region is not None and not (len(region) == 6 and region.isascii() and region.isdigit()):
+        errors["region"] = "应为6位数字的行政区划代码"
+        region = None
+    industry = None
+    if values["industry"]:
+        try:
+            industry = forms.resolve_industry(values["industry"])
+        except ValueError as e:
+            errors["industry"] = str(e).partition(" / ")[0]
+        else:
+            if gbt4754.lookup(industry) is None:
+                errors["industry"] = f"GB/T 4754-2017 中没有代码 {industry}"
+                industry = None
+            else:
+                values["industry"] = industry_text(industry)
+    in_force_on = None
+    if values["in_force_on"]:
+        try:
+            in_force_on = dt.date.fromisoformat(values["in_force_on"])
+        except ValueError:
+            errors["in_force_on"] = "应为日期，格式 YYYY-MM-DD"
+    lib: Library = library(request)
+    found = catalog.filter_policies(
+        lib, category=category, region=region, industry=industry, in_force_on=in_force_on, q=values["q"]
+    )
+    filtered = any(values.values())
+    return _render(
+        request,
+        "policies.html",
+        {
+            "policies": [catalog.summary(p) for p in found],
+            "total": len(lib.policies),
+            "values": values,
+            "errors": errors,
+            "filtered": filtered,
+            "today": dt.date.today(),
+            "page": "policies",
+        },
+        422 if errors else 200,
+    )
+
+
+@router.get("/policies/{policy_id}", response_class=HTMLResponse)
+async def policy_page(request: Request, policy_id: str) -> Response:
+    lib: Library = library(request)
+    policy = lib.by_id.get(policy_id)
+    if policy is None:
+        return error_page(request, 404, f"政策库中没有编号为“{policy_id[:100]}”的政策。")
+    info = catalog.detail(policy, lib)
+    return _render(
+        request,
+        "policy.html",
+        {"p": info, "in_force": policy.definition.in_force(dt.date.today()), "page": "policies"},
+    )
+
+
+_ERROR_TITLES = {404: "找不到这个页面", 405: "不支持这种访问方式", 413: "提交的内容太大"}
+
+
+def error_page(request: Request, status: int, detail: str = "") -> Response:
+    title = _ERROR_TITLES.get(status, "请求有误")
+    if not detail or detail in ("Not Found", "Method Not Allowed"):
+        detail = ""
+    return _render(request, "error.html", {"status": status, "title": title, "detail": detail}, status)

@@ -1,0 +1,42 @@
+"""Officers: passwords are never stored plain; roles; sessions."""
+
+import pytest
+from sqlalchemy import select
+
+from huiqi.library import LifecycleError
+from huiqi.library.officers import add_user, hash_password, login, logout, session_officer, verify_password
+from huiqi.store import read_session
+from huiqi.store.models import User
+
+
+def test_password_hash_is_salted_scrypt_and_verifies():
+    a, b = hash_password("correct horse"), hash_password("correct horse")
+    assert a != b and a.startswith("scrypt$") and "correct horse" not in a
+    assert verify_password("correct horse", a) and verify_password("correct horse", b)
+    assert not verify_password("Correct horse", a)
+    assert not verify_password("correct horse", "plain:correct horse")
+
+
+def test_users_are_stored_hashed_and_checked(sqlite_lc):
+    with read_session(sqlite_lc.engine) as s:
+        stored = {u.name: u.password_hash for u in s.scalars(select(User))}
+    assert set(stored) == {"alice", "bob", "carol"}
+    assert all(h.startswith("scrypt$") and "password" not in h for h in stored.values())
+    with pytest.raises(LifecycleError, match="at least"):
+        add_user(sqlite_lc.engine, "dave", "editor", "short")
+    with pytest.raises(LifecycleError, match="unknown role"):
+        add_user(sqlite_lc.engine, "dave", "admin", "long-enough-password")
+    with pytest.raises(LifecycleError, match="user exists"):
+        add_user(sqlite_lc.engine, "alice", "editor", "long-enough-password")
+
+
+def test_login_session_and_logout(sqlite_lc):
+    assert login(sqlite_lc.engine, "bob", "wrong") is None
+    assert login(sqlite_lc.engine, "nobody", "bob-password") is None
+    token, officer = login(sqlite_lc.engine, "bob", "bob-password")
+    assert officer.role == "publisher" and officer.can("editor")
+    found, csrf = session_officer(sqlite_lc.engine, token)
+    assert found.name == "bob" and len(csrf) > 20
+    assert session_officer(sqlite_lc.engine, token + "x") is None
+    logout(sqlite_lc.engine, token)
+    assert session_officer(sqlite_lc.engine, token) is None

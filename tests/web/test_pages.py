@@ -1,0 +1,241 @@
+"""The Chinese pages, rendered by the server (no browser): content, labels, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from huiqi.match import match
+from huiqi.match.explain import yuan
+from huiqi.profile import FIELDS
+from huiqi.rules import Library
+
+from .conftest import AS_OF, example
+
+
+class Controls(HTMLParser):
+    """Every form control with its id, and every <label for=…>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.hidden: set[str] = set()
+        self.labels: set[str] = set()
+        self.in_label = 0
+        self.fieldset_legend = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "label":
+            self.in_label += 1
+            if a.get("for"):
+                self.labels.add(str(a["for"]))
+        elif tag == "input" and a.get("type") == "hidden":
+            self.hidden.add(str(a.get("name")))
+        elif tag in ("input", "select", "textarea"):
+            self.controls.append({**a, "_wrapped": "1" if self.in_label else None})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.in_label -= 1
+
+
+def controls(html: str) -> Controls:
+    parser = Controls()
+    parser.feed(html)
+    return parser
+
+
+def assert_every_control_labelled(html: str) -> None:
+    c = controls(html)
+    assert c.controls
+    for control in c.controls:
+        assert control.get("_wrapped") or control.get("id") in c.labels, control
+
+
+def test_calculator_form_offers_every_field_labelled_and_optional(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200
+    html = r.text
+    assert '<html lang="zh-CN">' in html
+    for spec in FIELDS.values():
+        assert spec.label in html, spec.label
+    assert html.count("（选填）") >= len(FIELDS)
+    assert "万元" in html
+    assert_every_control_labelled(html)
+
+
+def test_submit_converts_wan_and_shows_grouped_results(client: TestClient) -> None:
+    r = client.post(
+        "/",
+        data={
+            "industry": "C3911",
+            "region": "339903",
+            "employees": "260",
+            "revenue": "18000",
+            "total_assets": "15000",
+            "rd_expense": "900",
+            "as_of": AS_OF,
+        },
+    )
+    assert r.status_code == 200
+    html = r.text
+    for heading in ("可享受（", "需补充信息（", "不符合（"):
+        assert heading in html
+    # 18000 万元 and 900 万元 reached the engine as exact yuan amounts:
+    assert f"上年营业收入 {yuan(Decimal('180000000.00'))}" in html
+    assert f"上年研发费用 {yuan(Decimal('9000000.00'))}" in html
+    assert "预计" in html and "怎么申请" in html
+    assert 'value="C3911 计算机整机制造"' in html  # the form keeps its state
+    assert 'value="18000"' in html
+    assert "还需要" in html and "补充后重新计算" in html
+    assert_every_control_labelled(html)
+
+
+def test_missing_fact_prompt_asks_exactly_the_missing_fields(client: TestClient, library: Library) -> None:
+    data = {"region": "339901", "industry": "H6210", "employees": "25", "as_of": AS_OF}
+    html = client.post("/", data=data).text
+    result = match({"region": "339901", "industry": "H6210", "employees": 25}, dt.date.fromisoformat(AS_OF), library)
+    missing = {r.policy_id: set(r.missing) for r in result.results if r.verdict == "undetermined"}
+    blocks = re.findall(r'(<form class="ask".*?</form>)', html, re.S)
+    assert len(blocks) == len(missing) > 0
+    for block in blocks:
+        pid = re.search(r'data-rerun="([^"]+)"', block)
+        assert pid
+        c = controls(block)
+        asked = {str(x["name"]) for x in c.controls} - {"certifications_none"}
+        # The prompt shows a control for exactly the facts that decide the policy…
+        assert asked == missing[pid.group(1)], pid.group(1)
+        # …and carries the rest of the form in hidden fields.
+        assert {"region", "industry", "employees", "as_of"} <= c.hidden
+
+
+def test_answering_the_prompt_reruns_with_the_answer(client: TestClient) -> None:
+    data = {"region": "339901", "industry": "H6210", "employees": "25", "as_of": AS_OF}
+    before = client.post("/", data=data).text
+    assert re.search(r'class="policy v-undetermined" id="p-lj.hr.job-stabilization"', before)
+    after = client.post("/", data={**data, "credit_rating": "A"}).text
+    assert re.search(r'class="policy v-eligible" id="p-lj.hr.job-stabilization"', after)
+
+
+def test_total_is_the_exact_sum_per_unit(client: TestClient, library: Library) -> None:
+    from huiqi.web.forms import state_from_profile
+    from huiqi.web.pages import totals_by_unit
+
+    result = match(example("manufacturer"), dt.date.fromisoformat(AS_OF), library)
+    sums: dict[str, Decimal] = {}
+    for r in result.results:
+        if r.verdict == "eligible" and r.benefit and r.benefit.amount is not None:
+            sums[r.benefit.unit] = sums.get(r.benefit.unit, Decimal(0)) + Decimal(r.benefit.amount)
+    assert sums.get("yuan/year") and sums.get("yuan")
+    groups = dict(totals_by_unit(result))
+    assert groups["每年"] == yuan(sums["yuan/year"])
+    assert groups["一次性"] == yuan(sums["yuan"])
+    # The same enterprise typed into the form in 万元 shows the same totals.
+    state = state_from_profile(example("manufacturer"), AS_OF)
+    data: dict[str, str | list[str]] = {**state.values, "as_of": AS_OF, "certifications": state.certifications}
+    html = client.post("/", data=data).text
+    assert "预计可享受金额" in html
+    assert f'每年 <strong class="total-amount">{groups["每年"]}</strong>' in html
+    assert f'一次性 <strong class="total-amount">{groups["一次性"]}</strong>' in html
+
+
+def test_form_errors_are_listed_and_linked(client: TestClient) -> None:
+    r = client.post("/", data={"employees": "很多", "revenue": "-1", "industry": "魔法学校"})
+    assert r.status_code == 422
+    html = r.text
+    assert 'role="alert"' in html and "有 3 处需要修改" in html
+    assert '<a href="#f-employees">从业人数：应为整数</a>' in html
+    assert 'aria-invalid="true"' in html
+    assert 'value="很多"' in html  # what was typed stays
+    assert "计算结果" not in html
+
+
+def test_empty_submit_asks_for_something(client: TestClient) -> None:
+    html = client.post("/", data={}).text
+    assert "请至少填写一项企业信息" in html
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe\x00", b"a=" + b"%" * 1000, b"employees=1&" * 500, b"--x\r\nnot multipart"],
+)
+def test_malformed_form_posts_are_not_server_errors(client: TestClient, body: bytes) -> None:
+    for ctype in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain"):
+        r = client.post("/", content=body, headers={"content-type": ctype})
+        assert r.status_code < 500, (ctype, r.status_code)
+
+
+def test_policies_page_lists_and_filters(client: TestClient, library: Library) -> None:
+    html = client.get("/policies").text
+    assert f"共 {len(library.policies)} 项政策" in html
+    assert html.count('class="policy-card"') == len(library.policies)
+    assert html.count('class="badge sample"') >= sum(p.definition.sample for p in library.policies)
+    assert_every_control_labelled(html)
+    found = client.get("/policies", params={"q": "餐饮"}).text
+    n = found.count('class="policy-card"')
+    assert 0 < n < len(library.policies)
+    assert f"找到 {n} 项政策" in found
+    by_name = client.get("/policies", params={"industry": "正餐服务"}).text
+    assert 'value="H6210 正餐服务"' in by_name
+    assert "研发费用税前加计扣除" not in by_name
+    bad = client.get("/policies", params={"region": "abc", "in_force_on": "x", "category": "?"})
+    assert bad.status_code == 422
+    assert "应为6位数字的行政区划代码" in bad.text
+
+
+def test_policy_page_has_checklist_amount_apply_and_source(client: TestClient, library: Library) -> None:
+    for p in library.policies:
+        r = client.get(f"/policies/{p.id}")
+        assert r.status_code == 200
+        html = r.text
+        d = p.definition
+        assert d.title in html and d.summary in html
+        assert d.document_number in html and f'href="{d.source_url}"' in html
+        for c in p.conditions:
+            assert c.label in html
+        assert "怎么申请" in html and d.apply.channel in html
+        assert ("示例政策：" in html) == d.sample
+        assert html.count("☐") == len(p.conditions)
+
+
+def test_unknown_pages_are_friendly_404s(client: TestClient) -> None:
+    r = client.get("/policies/no.such")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "找不到" in r.text
+    r = client.get("/nowhere")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    r = client.delete("/policies")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
+
+
+def test_print_stylesheet_hides_the_form(client: TestClient) -> None:
+    css = client.get("/static/app.css").text
+    assert "@media print" in css
+    assert re.search(r"@media print \{[^@]*form\.profile", css)
+
+
+FIELD_NAMES = [*FIELDS, "as_of", "certifications_none", "junk"]
+texts = st.text(max_size=40) | st.sampled_from(["", "0", "-1", "1e999", "NaN", "C3911", "339901", "2026-02-30"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(FIELD_NAMES), texts, max_size=8))
+def test_any_form_input_gives_a_page_not_a_server_error(client: TestClient, data: dict[str, str]) -> None:
+    r = client.post("/", data=data)
+    assert r.status_code in (200, 422), r.status_code
+    assert "text/html" in r.headers["content-type"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["q", "category", "region", "industry", "in_force_on"]), texts, max_size=5))
+def test_any_filter_gives_a_page_not_a_server_error(client: TestClient, params: dict[str, str]) -> None:
+    r = client.get("/policies", params=params)
+    assert r.status_code in (200, 422), r.status_code
