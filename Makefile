@@ -13,9 +13,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The calculator on embedded defaults: the shipped library, no database to set up.
 run: setup
 	$(BIN)/huiqi policy lint
 	$(BIN)/huiqi match examples/manufacturer.json
+	$(BIN)/huiqi serve
 
 check: setup
 	$(BIN)/ruff check src tests bench
@@ -33,8 +35,11 @@ services:
 test: check services
 	$(BIN)/pytest
 
+# Benchmarks are scripts (see each docstring); they take minutes and want a quiet machine.
 bench: setup
-	$(BIN)/pytest bench --benchmark-enable -p no:cacheprovider
+	$(BIN)/python bench/bench_match.py
+	$(BIN)/python bench/load_match.py
+	$(BIN)/python bench/bench_batch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
