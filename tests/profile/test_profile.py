@@ -88,3 +88,11 @@ def test_empty_profile_and_non_object_are_rejected() -> None:
 def test_unknown_stays_unknown() -> None:
     facts = parse_profile({"employees": 0}).facts()
     assert facts["employees"] == 0 and facts["revenue"] is None and facts["certifications"] is None
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [({"employees": True}, "employees"), ({"revenue": False}, "revenue"), ({"registered_on": 0}, "registered_on")],
+)
+def test_values_of_the_wrong_kind_are_not_coerced(data: dict, field: str) -> None:
+    assert field in problems(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import pytest
@@ -236,7 +237,12 @@ def test_openapi_and_docs(client: TestClient) -> None:
     assert list(errors) == [PROBLEM]
     profile = paths["/api/v1/match"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert profile  # the Profile schema documents every field
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    # Swagger UI is served from here, not from a CDN the intranet cannot reach.
+    assets = re.findall(r'(?:src|href)="(/[^"]+)"', docs.text)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets)
+    assert all(client.get(a).status_code == 200 for a in assets)
 
 
 def test_the_library_is_asked_for_on_every_request(library: Library) -> None:

@@ -97,6 +97,24 @@ class Profile(BaseModel):
     certifications: list[Certification] | None = None
     credit_rating: Literal["A", "B", "M", "C", "D"] | None = None
 
+    @field_validator(
+        "employees", "revenue", "total_assets", "taxable_income", "rd_expense", "monthly_sales", mode="before"
+    )
+    @classmethod
+    def _not_a_boolean(cls, v: Any) -> Any:
+        # pydantic's lax mode would read true as 1: a count or an amount is never a yes/no.
+        if isinstance(v, bool):
+            raise ValueError("应为数字，不是是/否 / must be a number, not true/false")
+        return v
+
+    @field_validator("registered_on", mode="before")
+    @classmethod
+    def _date_text(cls, v: Any) -> Any:
+        # Lax mode would read a bare number as seconds since 1970.
+        if isinstance(v, int | float):
+            raise ValueError("应为日期，格式 YYYY-MM-DD / must be a date written YYYY-MM-DD")
+        return v
+
     @field_validator("uscc")
     @classmethod
     def _uscc(cls, v: str | None) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from huiqi.rules import LibrarySource
@@ -93,7 +94,9 @@ def create_app(source: LibrarySource, *, freeze_gc: bool = False) -> FastAPI:
             app.state.frozen_library = id(source.current())
         yield
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI's files itself: the default CDN is unreachable on a
+    # government intranet (and on this machine), which would leave /docs blank.
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="惠企 huiqi API",
         version="1",
