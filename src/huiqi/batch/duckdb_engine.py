@@ -25,6 +25,7 @@ from huiqi.batch.run import (
     Progress,
     RunResult,
     canonical_schema,
+    join_missing,
     summaries_from_counts,
 )
 
@@ -53,26 +54,7 @@ def pairs_select(plan: Plan, source: str, *, only_actionable: bool = False, mask
     inner = exp.select(exp.column(plan.key, quoted=True)).from_(wide)
     for name, items in lists.items():
         inner = inner.select(exp.alias_(exp.Unnest(expressions=[exp.Array(expressions=items)]), name), copy=False)
-    return _join_masks(plan, inner.subquery("u"), masks, only_actionable)
-
-
-def _join_masks(plan: Plan, unpivoted: exp.Expr, masks: str, only_actionable: bool) -> exp.Select:
-    undetermined = exp.EQ(this=exp.column("verdict", "u"), expression=exp.Literal.string("undetermined"))
-    key = exp.Case(ifs=[exp.If(this=undetermined, true=exp.column("mask", "u"))], default=exp.Literal.number(0))
-    outer = (
-        exp.select(
-            exp.column("policy_id", "u"),
-            exp.column(plan.key, "u", quoted=True),
-            exp.column("verdict", "u"),
-            exp.column("amount", "u"),
-            exp.column("missing", "k"),
-        )
-        .from_(unpivoted)
-        .join(exp.to_table(masks).as_("k"), on=exp.EQ(this=exp.column("mask", "k"), expression=key), join_type="left")
-    )
-    if only_actionable:
-        outer = outer.where(exp.NEQ(this=exp.column("verdict", "u"), expression=exp.Literal.string("ineligible")))
-    return outer
+    return join_missing(plan, inner.subquery("u"), masks, only_actionable)
 
 
 class DuckDBEngine:

@@ -580,3 +580,23 @@ def run_batch(
         raise
     result.out = Path(out)
     return result
+
+
+def join_missing(plan: Plan, unpivoted: exp.Expr, masks: str, only_actionable: bool) -> exp.Select:
+    """Unpivoted pairs joined to the table of missing-fact lists (both engines use it)."""
+    undetermined = exp.EQ(this=exp.column("verdict", "u"), expression=exp.Literal.string("undetermined"))
+    key = exp.Case(ifs=[exp.If(this=undetermined, true=exp.column("mask", "u"))], default=exp.Literal.number(0))
+    outer = (
+        exp.select(
+            exp.column("policy_id", "u"),
+            exp.column(plan.key, "u", quoted=True),
+            exp.column("verdict", "u"),
+            exp.column("amount", "u"),
+            exp.column("missing", "k"),
+        )
+        .from_(unpivoted)
+        .join(exp.to_table(masks).as_("k"), on=exp.EQ(this=exp.column("mask", "k"), expression=key), join_type="left")
+    )
+    if only_actionable:
+        outer = outer.where(exp.NEQ(this=exp.column("verdict", "u"), expression=exp.Literal.string("ineligible")))
+    return outer

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from huiqi.batch.run import PAIRS, BatchError, Plan, Progress, RunResult, summaries_from_counts
+from huiqi.batch.run import PAIRS, BatchError, Plan, Progress, RunResult, join_missing, summaries_from_counts
 from huiqi.profile import FIELDS
 
 _SESSION: Any = None
@@ -76,7 +76,6 @@ def stop_session() -> None:
 
 def pairs_select(plan: Plan, source: str, *, only_actionable: bool = False, masks: str = "missing_masks") -> str:
     """The pairs as Spark SQL: the wide query unpivoted with ``stack``, masks joined."""
-    from huiqi.batch.duckdb_engine import _join_masks
 
     wide = plan.sql(plan.wide_query(source), dialect="spark")
     args = [str(len(plan.policies))]
@@ -88,7 +87,7 @@ def pairs_select(plan: Plan, source: str, *, only_actionable: bool = False, mask
     unpivoted = (
         f"(SELECT {key}, stack({', '.join(args)}) AS (policy_id, verdict, amount, mask) FROM ({wide}) AS w) AS u"
     )
-    outer = _join_masks(plan, exp.to_table("__unpivoted__").as_("u"), masks, only_actionable).sql(dialect="spark")
+    outer = join_missing(plan, exp.to_table("__unpivoted__").as_("u"), masks, only_actionable).sql(dialect="spark")
     return outer.replace("__unpivoted__ AS u", unpivoted, 1)
 
 
