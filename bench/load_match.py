@@ -12,8 +12,8 @@ latency ≈ concurrency / throughput, so 50 clients with p99 ≤ 50 ms need ≥ 
 Open loop (``--rate R``): requests are started on a fixed schedule, R per second in all,
 whatever the answers; this shows the latency a person sees at a given traffic level.
 
-    .venv/bin/python bench/load_match.py                      # 50 clients, 30 s, 1 worker
-    .venv/bin/python bench/load_match.py --workers 2
+    .venv/bin/python bench/load_match.py                      # 50 clients, 30 s, serve's default workers
+    .venv/bin/python bench/load_match.py --workers 1
     .venv/bin/python bench/load_match.py --rate 200           # open loop, 200 req/s
 
 The profiles sent are the examples/ files and variations of them (employees, revenue,
@@ -65,9 +65,7 @@ def profiles(count: int, seed: int) -> list[bytes]:
 
 def start_server(workers: int) -> tuple[subprocess.Popen[bytes], str, Path]:
     log = Path(tempfile.mkstemp(prefix="huiqi-serve-", suffix=".log")[1])
-    cmd = [sys.executable, "-m", "huiqi.cli", "serve", "--host", "127.0.0.1", "--port", "0"]
-    if workers > 1:
-        cmd += ["--workers", str(workers)]
+    cmd = [sys.executable, "-m", "huiqi.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--workers", str(workers)]
     with log.open("w") as f:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -232,7 +230,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--rate", type=float, default=None, help="open loop: requests per second in all")
-    ap.add_argument("--workers", type=int, default=1, help="huiqi serve --workers")
+    ap.add_argument(
+        "--workers", type=int, default=min(os.cpu_count() or 1, 4), help="huiqi serve --workers (default: as serve)"
+    )
     ap.add_argument("--url", default=None, help="use a running server (loopback only)")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw", help="load generator's HTTP client")

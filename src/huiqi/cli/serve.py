@@ -72,7 +72,9 @@ def serve(
     policies: Annotated[
         Path | None, typer.Option("--policies", help="政策库目录 / policy library directory", show_default=False)
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="工作进程数")] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="工作进程数（默认每个 CPU 核一个，最多4个）")
+    ] = min(os.cpu_count() or 1, 4),
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="逐条记录请求")] = False,
 ) -> None:
     """启动网页版政策计算器和 HTTP 接口（/api/v1，文档在 /docs）。"""

@@ -87,18 +87,18 @@ def _result(
 ) -> dict[str, Any]:
     policy = ev.policy
     d = policy.definition
-    conditions = [
-        {
-            "id": cond.id,
-            "text": cond.label,
-            "outcome": _OUTCOME[outcome],
-            "values": {
-                k: jsonable(v) for k, v in explain.condition_values(cond, facts, variables, params, library).items()
-            },
-            "reason": explain.reason(cond, outcome, facts, variables, params, library, ev.missing),
-        }
-        for cond, outcome in zip(policy.evaluated, ev.outcomes, strict=True)
-    ]
+    conditions = []
+    for cond, outcome in zip(policy.evaluated, ev.outcomes, strict=True):
+        values, reason = explain.trace(cond, outcome, facts, variables, params, library, ev.missing)
+        conditions.append(
+            {
+                "id": cond.id,
+                "text": cond.label,
+                "outcome": _OUTCOME[outcome],
+                "values": {k: jsonable(v) for k, v in values.items()},
+                "reason": reason,
+            }
+        )
     benefit = None
     if d.benefit is not None:
         benefit = {

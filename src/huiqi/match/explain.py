@@ -124,16 +124,6 @@ def _plan(condition: Condition, library: Library) -> _Plan:
     return plan
 
 
-def condition_values(
-    condition: Condition, facts: dict[str, Any], variables: dict[str, Any], params: dict[str, Any], library: Library
-) -> dict[str, Any]:
-    """The facts, variables and parameters a condition read (for the trace)."""
-    plan = _plan(condition, library)
-    out = {name: facts[name] if is_field else variables.get(name) for name, _, is_field in plan.shown}
-    out.update((name, params.get(name)) for name in plan.parameters)
-    return out
-
-
 def reason(
     condition: Condition,
     outcome: bool | None,
@@ -144,7 +134,34 @@ def reason(
     missing: tuple[str, ...] = (),
 ) -> str:
     """One line saying why a condition is met, unmet or unknown."""
+    return _reason(_plan(condition, library), condition, outcome, facts, variables, params, missing)
+
+
+def trace(
+    condition: Condition,
+    outcome: bool | None,
+    facts: dict[str, Any],
+    variables: dict[str, Any],
+    params: dict[str, Any],
+    library: Library,
+    missing: tuple[str, ...] = (),
+) -> tuple[dict[str, Any], str]:
+    """The values a condition read and the reason, in one pass (the answer's hot path)."""
     plan = _plan(condition, library)
+    values = {name: facts[name] if is_field else variables.get(name) for name, _, is_field in plan.shown}
+    values.update((name, params.get(name)) for name in plan.parameters)
+    return values, _reason(plan, condition, outcome, facts, variables, params, missing)
+
+
+def _reason(
+    plan: _Plan,
+    condition: Condition,
+    outcome: bool | None,
+    facts: dict[str, Any],
+    variables: dict[str, Any],
+    params: dict[str, Any],
+    missing: tuple[str, ...],
+) -> str:
     if outcome is None:
         unknown = [FIELDS[f].label for f in plan.fields if f in missing] or [
             FIELDS[f].label for f in plan.fields if facts.get(f) is None
