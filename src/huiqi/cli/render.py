@@ -13,6 +13,7 @@ from huiqi.match import MatchResult
 from huiqi.match.explain import size_label, yuan
 from huiqi.profile import FIELDS
 
+_UNIT_WORDS = {"yuan/year": "每年", "yuan/month": "每月", "yuan": "一次性", "yuan/person": "每人", "none": ""}
 _UNIT = {"yuan": "", "yuan/year": "/年", "yuan/month": "/月", "yuan/person": "/人", "none": ""}
 
 
@@ -71,12 +72,18 @@ def render_match(result: MatchResult, console: Console) -> None:
             reasons = [c.reason for c in r.conditions if c.outcome == "unmet"]
             t.add_row(f"{r.title}\n[dim]{r.policy_id}[/]", reasons[0] if reasons else "—")
         console.print(t)
-    total = Decimal(result.totals.eligible_amount)
+    # Yearly, one-off and per-person amounts are not added together: each unit its own sum.
+    parts = [
+        f"{_UNIT_WORDS.get(unit, unit)} {yuan(Decimal(amount))}"
+        for unit, amount in sorted(
+            result.totals.eligible_amount_by_unit.items(), key=lambda kv: list(_UNIT_WORDS).index(kv[0])
+        )
+    ]
     console.print(
         Panel(
             Group(
                 Text(
-                    f"可享受 {result.totals.eligible} 项，预计合计 {yuan(total)}（按各项估算金额加总）",
+                    f"可享受 {result.totals.eligible} 项" + ("，预计" + "，".join(parts) if parts else ""),
                     style="bold",
                 ),
                 Text(
