@@ -39,7 +39,7 @@ def test_examples_together_show_every_verdict() -> None:
 def test_table_is_grouped_in_chinese() -> None:
     run = huiqi("match", str(ROOT / "examples" / "manufacturer.json"), "--as-of", "2026-06-30")
     assert run.returncode == 0, run.stderr
-    assert "可享受" in run.stdout and "不符合" in run.stdout and "预计合计" in run.stdout
+    assert "可享受" in run.stdout and "不符合" in run.stdout and "预计每年" in run.stdout
 
 
 @pytest.mark.parametrize(
