@@ -413,28 +413,7 @@ class Lifecycle:
             ref = identify(v.content, path=doc.path)
             if ref is not None and ref.kind == "policy":
                 doc.category, doc.title = ref.category, ref.title
-            gen = bump_generation(s)
-            event = PublishEvent(
-                kind="publish",
-                version_id=v.id,
-                document_id=doc.id,
-                effective_on=effective,
-                actor=who,
-                at=now(),
-                generation=gen,
-            )
-            s.add(event)
-            s.flush()
-            audit.record(
-                s,
-                who,
-                "publish",
-                f"version:{v.id}",
-                before=before,
-                after=_snapshot(v),
-                detail={"effective": effective, "note": note, "event": event.id, "generation": gen},
-            )
-            notify.fanout(s, event, doc, lambda: _load(old_files), lambda: new_library)
+            _announce(s, "publish", v, doc, who, effective, note, before, old_files, new_library)
             return v
 
     def withdraw(
@@ -474,28 +453,7 @@ class Lifecycle:
             before = _snapshot(v)
             v.state, v.withdrawn_by, v.withdrawn_at = WITHDRAWN, who, now()
             v.withdrawn_from, v.withdraw_note = effective, note.strip()
-            gen = bump_generation(s)
-            event = PublishEvent(
-                kind="withdraw",
-                version_id=v.id,
-                document_id=doc.id,
-                effective_on=effective,
-                actor=who,
-                at=now(),
-                generation=gen,
-            )
-            s.add(event)
-            s.flush()
-            audit.record(
-                s,
-                who,
-                "withdraw",
-                f"version:{v.id}",
-                before=before,
-                after=_snapshot(v),
-                detail={"effective": effective, "note": note, "event": event.id, "generation": gen},
-            )
-            notify.fanout(s, event, doc, lambda: _load(old_files), lambda: new_library)
+            _announce(s, "withdraw", v, doc, who, effective, note, before, old_files, new_library)
             return v
 
     # --- helpers for CLI automation ------------------------------------------------------
@@ -616,3 +574,41 @@ __all__ = [
     "files_in_force",
     "in_force",
 ]
+
+
+def _announce(
+    s: Any,
+    kind: str,
+    v: Version,
+    doc: Document,
+    who: str,
+    effective: dt.date,
+    note: str,
+    before: Any,
+    old_files: Any,
+    new_library: Any,
+) -> None:
+    """A publish or withdrawal goes live: bump the generation the servers poll, record the
+    event and the audit row, and notify the affected subscribers — one transaction."""
+    gen = bump_generation(s)
+    event = PublishEvent(
+        kind=kind,
+        version_id=v.id,
+        document_id=doc.id,
+        effective_on=effective,
+        actor=who,
+        at=now(),
+        generation=gen,
+    )
+    s.add(event)
+    s.flush()
+    audit.record(
+        s,
+        who,
+        kind,
+        f"version:{v.id}",
+        before=before,
+        after=_snapshot(v),
+        detail={"effective": effective, "note": note, "event": event.id, "generation": gen},
+    )
+    notify.fanout(s, event, doc, lambda: _load(old_files), lambda: new_library)
