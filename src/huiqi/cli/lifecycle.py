@@ -245,7 +245,10 @@ def impact_command(
         err.print(f"[yellow]注意[/] {problem}", highlight=False)
     current = lc.library_for(date)
     ids = [ref.id] if ref.kind == "policy" else None
-    result = impact(current, report.library, enterprises, date, policy_ids=ids, limit=limit)
+    try:
+        result = impact(current, report.library, enterprises, date, policy_ids=ids, limit=limit)
+    except ValueError as e:
+        fail(f"--enterprises: {e}", code=2)
     summary = Table(
         "政策", *KINDS.values(), "金额合计变化（元）", title=f"影响分析 {date}：企业 {result.enterprises} 家"
     )

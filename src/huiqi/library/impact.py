@@ -102,13 +102,16 @@ def _json_profiles(source: Path | Iterable[Mapping[str, Any]]) -> list[dict[str,
     else:
         raw = list(source)
     out = []
-    for item in raw:
+    for i, item in enumerate(raw):
+        # A profile that is wrong or has no USCC is refused, not skipped: an impact count
+        # that silently left enterprises out would mislead the officer reading it.
         try:
             facts = parse_profile(dict(item)).facts()
-        except ProfileError:
-            continue
-        if facts.get("uscc"):
-            out.append({k: v for k, v in facts.items() if k in PROFILE_COLUMNS})
+        except ProfileError as e:
+            raise ValueError(f"第{i + 1}个企业画像有误 / enterprise #{i + 1} is invalid: {e}") from None
+        if not facts.get("uscc"):
+            raise ValueError(f"第{i + 1}个企业画像缺少统一社会信用代码 / enterprise #{i + 1} has no uscc")
+        out.append({k: v for k, v in facts.items() if k in PROFILE_COLUMNS})
     return out
 
 
