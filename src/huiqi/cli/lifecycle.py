@@ -254,7 +254,7 @@ def impact_command(
     )
     for p in result.policies:
         if any(p.counts.values()) or p.amount_delta or ids:
-            summary.add_row(f"{p.policy_id}\n{p.title}", *(str(p.counts[k]) for k in KINDS), str(p.amount_delta))
+            summary.add_row(f"{p.policy_id}\n{p.title}", *(str(p.counts[k]) for k in KINDS), p.amount_text)
     console.print(summary)
     if result.changes:
         detail = Table("企业", "政策", "变化", "原", "新", "原因")

@@ -52,6 +52,13 @@ class PolicyImpact:
     title: str
     counts: dict[str, int]
     amount_delta: Decimal  # change in the total estimated amount over eligible enterprises
+    # Eligible enterprises (before or after) whose amount cannot be computed: left out of
+    # amount_delta rather than counted as 0, and shown next to it.
+    amount_unknown: int = 0
+
+    @property
+    def amount_text(self) -> str:
+        return f"{self.amount_delta}" + (f"（另有 {self.amount_unknown} 家金额待定）" if self.amount_unknown else "")
 
 
 @dataclass
@@ -164,9 +171,11 @@ def impact(
             f"WHEN {ov} = 'eligible' AND {nv} = 'eligible' AND {na} > {oa} THEN 'amount_up' "
             f"WHEN {ov} = 'eligible' AND {nv} = 'eligible' AND {na} < {oa} THEN 'amount_down' END"
         )
+        unknown = f"(({nv} = 'eligible' AND {na} IS NULL) OR ({ov} = 'eligible' AND {oa} IS NULL))"
         delta = (
+            f"CASE WHEN {unknown} THEN NULL ELSE "
             f"COALESCE(CASE WHEN {nv} = 'eligible' THEN {na} END, 0) - "
-            f"COALESCE(CASE WHEN {ov} = 'eligible' THEN {oa} END, 0)"
+            f"COALESCE(CASE WHEN {ov} = 'eligible' THEN {oa} END, 0) END"
         )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE diff AS "
@@ -176,8 +185,14 @@ def impact(
         counts = dict.fromkeys(KINDS, 0)
         for k, c in con.execute("SELECT kind, count(*) FROM diff WHERE kind IS NOT NULL GROUP BY kind").fetchall():
             counts[k] = int(c)
-        total_delta = con.execute("SELECT COALESCE(sum(delta), 0) FROM diff").fetchone()
-        policies.append(PolicyImpact(pid, titles.get(pid, pid), counts, Decimal(total_delta[0] if total_delta else 0)))
+        row = con.execute(
+            "SELECT COALESCE(sum(delta), 0),"
+            " count(*) FILTER (WHERE delta IS NULL AND (ov = 'eligible' OR nv = 'eligible')) FROM diff"
+        ).fetchone()
+        total_delta, unknown_count = (row[0], row[1]) if row else (0, 0)
+        policies.append(
+            PolicyImpact(pid, titles.get(pid, pid), counts, Decimal(total_delta), amount_unknown=int(unknown_count))
+        )
         listed = con.execute(
             "SELECT d.uscc, p.name, d.kind, d.ov, d.nv, d.oa, d.na FROM ("
             "  SELECT *, row_number() OVER (PARTITION BY kind ORDER BY abs(delta) DESC, uscc) AS rn"
