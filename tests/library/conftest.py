@@ -6,7 +6,7 @@ import pytest
 
 from huiqi.library import Lifecycle
 from huiqi.library.officers import add_user
-from huiqi.store.testing import postgres_available, temporary_database
+from tests.postgres import postgres_available, temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"

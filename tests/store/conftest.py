@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from huiqi.store.testing import postgres_available, temporary_database
+from tests.postgres import postgres_available, temporary_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
