@@ -15,7 +15,6 @@ $(VENV)/.installed: pyproject.toml
 
 # The calculator on embedded defaults: the shipped library, no database to set up.
 run: setup
-	$(BIN)/huiqi policy lint
 	$(BIN)/huiqi match examples/manufacturer.json
 	$(BIN)/huiqi serve
 
