@@ -36,7 +36,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -44,8 +44,8 @@ from typing import Any, Literal
 from sqlglot import exp
 
 from huiqi.profile import FIELDS
-from huiqi.rules.library import FIELD_BITS, Library, Policy
-from huiqi.rules.sqlgen import DECIMAL_2, SqlGen, cast
+from huiqi.rules.library import Library, Policy
+from huiqi.rules.sqlquery import Plan, plan_for
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -67,202 +67,6 @@ class BatchError(Exception):
         super().__init__(f"{option}: {message_zh} / {message_en}")
 
 
-# --- the plan ---------------------------------------------------------------------------------
-@dataclass
-class PolicyPlan:
-    policy: Policy
-    conditions: list[int]  # indices into Plan.conditions, in the policy's order
-    fields: list[str]  # profile fields its conditions read, in FIELDS order
-
-    @property
-    def id(self) -> str:
-        return self.policy.id
-
-    @property
-    def title(self) -> str:
-        return self.policy.definition.title
-
-
-@dataclass
-class Plan:
-    """The library compiled for one date: what every engine runs."""
-
-    library: Library
-    as_of: dt.date
-    policies: list[PolicyPlan]
-    conditions: list[exp.Expr] = field(default_factory=list)  # distinct, as SQL
-    condition_fields: list[frozenset[str]] = field(default_factory=list)
-    key: str = "uscc"
-
-    @property
-    def policy_ids(self) -> list[str]:
-        return [p.id for p in self.policies]
-
-    # --- SQL building blocks ----------------------------------------------------------------
-    def _layers(self, source: str) -> tuple[list[tuple[str, exp.Select]], str]:
-        gen = SqlGen(self.as_of, self.library.params_at(self.as_of))
-        ctes: list[tuple[str, exp.Select]] = [("v0", exp.select("*").from_(exp.to_table(source)))]
-        for i, var in enumerate(self.library.variables, start=1):
-            layer = exp.select("*", exp.alias_(gen.sql(var.expr.tree), var.name, quoted=True)).from_(f"v{i - 1}")
-            ctes.append((f"v{i}", layer))
-        last = f"v{len(self.library.variables)}"
-        conds = exp.select("*").from_(last)
-        for n, cond in enumerate(self.conditions):
-            conds = conds.select(exp.alias_(cond.copy(), _cond(n), quoted=True, copy=False), copy=False)
-        ctes.append(("c", conds))
-        mets = exp.select("*").from_("c")
-        for p in self.policies:
-            mets = mets.select(exp.alias_(self._met(p), f"{p.id}:met", quoted=True, copy=False), copy=False)
-        # For missing: each condition's fields as a bit mask when it is unknown (else 0), and
-        # the row's NULL fields as a bit mask. Engines drop these columns when unused.
-        for n, fields in enumerate(self.condition_fields):
-            unknown = exp.Is(this=exp.column(_cond(n), quoted=True), expression=exp.null())
-            bits = exp.Literal.number(_mask(fields))
-            mets = mets.select(
-                exp.alias_(exp.Case(ifs=[exp.If(this=unknown, true=bits)], default=exp.Literal.number(0)), f"u:{n}"),
-                copy=False,
-            )
-        nulls = [
-            exp.Case(
-                ifs=[
-                    exp.If(
-                        this=exp.Is(this=exp.column(f, quoted=True), expression=exp.null()), true=exp.Literal.number(b)
-                    )
-                ],
-                default=exp.Literal.number(0),
-            )
-            for f, b in FIELD_BITS.items()
-            if f in self.read_fields
-        ]
-        null_mask = _sum(nulls) if nulls else exp.Literal.number(0)
-        mets = mets.select(exp.alias_(null_mask, "u:nulls", quoted=True, copy=False), copy=False)
-        ctes.append(("m", mets))
-        return ctes, "m"
-
-    @property
-    def read_fields(self) -> list[str]:
-        """Profile fields read by any planned condition, in FIELDS order."""
-        read = set().union(*self.condition_fields) if self.condition_fields else set()
-        return [f for f in FIELDS if f in read]
-
-    def _met(self, p: PolicyPlan) -> exp.Expr:
-        cols = [exp.column(_cond(n), quoted=True) for n in p.conditions]
-        return exp.and_(*cols, copy=False) if cols else exp.true()
-
-    def _formula(self, p: PolicyPlan) -> exp.Expr | None:
-        if p.policy.formula is None:
-            return None
-        gen = SqlGen(self.as_of, self.library.params_at(self.as_of))
-        return cast(gen.sql(p.policy.formula.tree), DECIMAL_2)
-
-    def _with(self, query: exp.Select, source: str) -> exp.Select:
-        ctes, _ = self._layers(source)
-        for name, cte in ctes:
-            query = query.with_(name, as_=cte, copy=False)
-        return query
-
-    def verdict_sql(self, p: PolicyPlan) -> exp.Expr:
-        met = exp.column(f"{p.id}:met", quoted=True)
-        return exp.Case(
-            ifs=[
-                exp.If(this=met.copy(), true=exp.Literal.string("eligible")),
-                exp.If(this=exp.Not(this=met.copy()), true=exp.Literal.string("ineligible")),
-            ],
-            default=exp.Literal.string("undetermined"),
-        )
-
-    def amount_sql(self, p: PolicyPlan) -> exp.Expr:
-        """As ``sqlquery.policy_columns``: NULL when ineligible, else the formula to the cent."""
-        formula = self._formula(p)
-        if formula is None:
-            return cast(exp.null(), DECIMAL_2)
-        met = exp.column(f"{p.id}:met", quoted=True)
-        return exp.Case(ifs=[exp.If(this=exp.Not(this=met), true=exp.null())], default=formula)
-
-    def mask_sql(self, p: PolicyPlan) -> exp.Expr:
-        """The NULL fields read by the policy's unknown conditions, as a FIELD_BITS mask.
-
-        Only meaningful for an undetermined pair; the engines turn it into the ``missing``
-        list with :meth:`missing_masks` (a lookup table), for undetermined pairs only."""
-        if not p.conditions:
-            return exp.Literal.number(0)
-        unknown = _bit_or([exp.column(f"u:{n}", quoted=True) for n in dict.fromkeys(p.conditions)])
-        return exp.BitwiseAnd(this=exp.Paren(this=unknown), expression=exp.column("u:nulls", quoted=True))
-
-    def missing_masks(self) -> Any:
-        """Arrow table ``mask BIGINT, missing LIST<VARCHAR>``: every subset of the fields the
-        plan reads (2^k rows, k ≤ the number of profile fields), mask 0 → []."""
-        import pyarrow as pa
-
-        fields = self.read_fields
-        masks, lists = [], []
-        for combo in range(1 << len(fields)):
-            chosen = [f for i, f in enumerate(fields) if combo >> i & 1]
-            masks.append(_mask(chosen))
-            lists.append(chosen)
-        return pa.table({"mask": pa.array(masks, pa.int64()), "missing": pa.array(lists, pa.list_(pa.string()))})
-
-    # --- whole queries ----------------------------------------------------------------------
-    def wide_query(self, source: str) -> exp.Select:
-        """One row per enterprise: key, then ``<id>:verdict``, ``<id>:amount``, ``<id>:mask``."""
-        q = exp.select(exp.column(self.key, quoted=True)).from_("m")
-        for p in self.policies:
-            q = q.select(
-                exp.alias_(self.verdict_sql(p), f"{p.id}:verdict", quoted=True, copy=False),
-                exp.alias_(self.amount_sql(p), f"{p.id}:amount", quoted=True, copy=False),
-                exp.alias_(self.mask_sql(p), f"{p.id}:mask", quoted=True, copy=False),
-                copy=False,
-            )
-        return self._with(q, source)
-
-    def summary_query(self, source: str) -> exp.Select:
-        """One row: ``n`` enterprises, then per policy ``<id>:eligible``, ``<id>:decided``
-        (eligible + ineligible) and ``<id>:amount`` (the sum over eligible enterprises)."""
-        q = exp.select(exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True, copy=False)).from_("m")
-        for p in self.policies:
-            met = exp.column(f"{p.id}:met", quoted=True)
-            cols: list[exp.Expr] = [
-                exp.alias_(exp.CountIf(this=met.copy()), f"{p.id}:eligible", quoted=True, copy=False),
-                exp.alias_(exp.Count(this=met.copy()), f"{p.id}:decided", quoted=True, copy=False),
-            ]
-            formula = self._formula(p)
-            if formula is not None:
-                # amount × (met as 0/1): NULL and FALSE add nothing. Measured faster in DuckDB
-                # than CASE WHEN met THEN amount END (which re-evaluates the formula inside the
-                # CASE) and far faster than SUM(amount) FILTER (WHERE met) with hundreds of
-                # aggregates (docs/batch.md).
-                flag = exp.Cast(this=met.copy(), to=exp.DataType.build("TINYINT"))
-                only_met = exp.Mul(this=formula, expression=flag)
-                cols.append(exp.alias_(exp.Sum(this=only_met), f"{p.id}:amount", quoted=True, copy=False))
-            q = q.select(*cols, copy=False)
-        return self._with(q, source)
-
-    def sql(self, query: exp.Select, dialect: str = "duckdb") -> str:
-        return query.sql(dialect=dialect)
-
-
-def _cond(n: int) -> str:
-    return f"c:{n}"
-
-
-def _mask(fields: Iterable[str]) -> int:
-    return sum(FIELD_BITS[f] for f in set(fields))
-
-
-def _sum(items: Sequence[exp.Expr]) -> exp.Expr:
-    out = items[0]
-    for e in items[1:]:
-        out = exp.Add(this=out, expression=e)
-    return out
-
-
-def _bit_or(items: Sequence[exp.Expr]) -> exp.Expr:
-    out = items[0]
-    for e in items[1:]:
-        out = exp.BitwiseOr(this=out, expression=e)
-    return out
-
-
 def plan_batch(library: Library, as_of: dt.date, policy_ids: Sequence[str] | None = None) -> Plan:
     """Compile ``library`` for ``as_of``; ``policy_ids`` selects policies (all in force by default).
 
@@ -270,42 +74,23 @@ def plan_batch(library: Library, as_of: dt.date, policy_ids: Sequence[str] | Non
     not in force on ``as_of``.
     """
     in_force = library.in_force(as_of)
-    if policy_ids:
-        by_id = {p.id: p for p in in_force}
-        chosen: list[Policy] = []
-        for pid in dict.fromkeys(policy_ids):
-            if pid not in library.by_id:
-                raise BatchError("--policy", f"政策库中没有政策 {pid}", f"no policy {pid!r} in the library")
-            if pid not in by_id:
-                raise BatchError(
-                    "--policy",
-                    f"政策 {pid} 在 {as_of} 不在有效期内",
-                    f"policy {pid!r} is not in force on {as_of}",
-                )
-            chosen.append(by_id[pid])
-        policies = chosen
-    else:
-        policies = list(in_force)
-    gen = SqlGen(as_of, library.params_at(as_of))
-    plan = Plan(library, as_of, [])
-    index: dict[str, int] = {}
-    for policy in policies:
-        refs: list[int] = []
-        for cond in policy.evaluated:
-            assert cond.expr is not None
-            sql = gen.sql(cond.expr.tree)
-            key = sql.sql(dialect="duckdb")
-            if key not in index:
-                index[key] = len(plan.conditions)
-                plan.conditions.append(sql)
-                plan.condition_fields.append(cond.fields)
-            refs.append(index[key])
-        read = set().union(*(plan.condition_fields[n] for n in refs)) if refs else set()
-        plan.policies.append(PolicyPlan(policy, refs, [f for f in FIELDS if f in read]))
-    return plan
+    if not policy_ids:
+        return plan_for(library, as_of, in_force)
+    by_id = {p.id: p for p in in_force}
+    chosen: list[Policy] = []
+    for pid in dict.fromkeys(policy_ids):
+        if pid not in library.by_id:
+            raise BatchError("--policy", f"政策库中没有政策 {pid}", f"no policy {pid!r} in the library")
+        if pid not in by_id:
+            raise BatchError(
+                "--policy",
+                f"政策 {pid} 在 {as_of} 不在有效期内",
+                f"policy {pid!r} is not in force on {as_of}",
+            )
+        chosen.append(by_id[pid])
+    return plan_for(library, as_of, chosen)
 
 
-# --- input checks ------------------------------------------------------------------------------
 def check_registry_schema(schema: Any, option: str = "--enterprises") -> None:
     """The Parquet schema must have every profile field with a compatible type."""
     import pyarrow as pa
