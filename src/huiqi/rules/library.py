@@ -170,7 +170,7 @@ class Library:
         self.root = root
         self._params_cache: dict[dt.date, dict[str, Any]] = {}
         self._in_force_cache: dict[dt.date, list[Policy]] = {}
-        self._explainers: dict[tuple[int, int], Callable[..., tuple[Any, int]]] = {}
+        self._explainers: dict[str, Callable[..., tuple[Any, int]]] = {}
         self._compile()
 
     # --- compilation ----------------------------------------------------------------------
@@ -210,15 +210,16 @@ class Library:
             policy.index = i
             policy.amount = ns.get(f"p{i}_amount")
 
-    def _explainer(self, tree: Any, key: tuple[int, int]) -> Callable[..., tuple[Any, int]]:
-        """An expression compiled in explain mode, on first need: most are never needed."""
-        fn = self._explainers.get(key)
+    def _explainer(self, expr: Expr) -> Callable[..., tuple[Any, int]]:
+        """An expression compiled in explain mode, on first need (most never are), once per
+        distinct text: policies that share a condition share its explanation."""
+        fn = self._explainers.get(expr.text)
         if fn is None:
             module = pygen.Module()
             em = pygen.Emitter(module, FIELD_BITS, explain=True)
-            value, deps = em.emit(tree)
+            value, deps = em.emit(expr.tree)
             module.functions.append(_function("explain", "f, v, vd, P, as_of", em.body(), None, ret=f"{value}, {deps}"))
-            fn = self._explainers[key] = module.compile()["explain"]
+            fn = self._explainers[expr.text] = module.compile()["explain"]
         return fn
 
     # --- evaluation -----------------------------------------------------------------------
@@ -257,6 +258,14 @@ class Library:
         with decimal.localcontext(_CONTEXT):
             v, vd = self._derive(facts, params, as_of)
             checked = self._check_all(facts, v, params, as_of)
+            explained: dict[str, int] = {}  # expression text → missing-fact bits, this enterprise
+
+            def deps_of(expr: Expr) -> int:
+                bits = explained.get(expr.text)
+                if bits is None:
+                    bits = explained[expr.text] = self._explainer(expr)(facts, v, vd, params, as_of)[1]
+                return bits
+
             for policy in policies:
                 outcomes = checked[policy.index]
                 if False in outcomes:
@@ -269,8 +278,7 @@ class Library:
                     bits = 0
                     for j, outcome in enumerate(outcomes):
                         if outcome is None:
-                            tree = policy.evaluated[j].expr.tree  # type: ignore[union-attr]
-                            bits |= self._explainer(tree, (policy.index, j))(facts, v, vd, params, as_of)[1]
+                            bits |= deps_of(policy.evaluated[j].expr)  # type: ignore[arg-type]
                     missing = field_names(bits)
                 amount: Decimal | None = None
                 amount_missing: tuple[str, ...] = ()
@@ -279,8 +287,7 @@ class Library:
                     if raw is not None:
                         amount = pygen.q2(raw)
                     else:
-                        explain = self._explainer(policy.formula.tree, (policy.index, -1))  # type: ignore[union-attr]
-                        amount_missing = field_names(explain(facts, v, vd, params, as_of)[1])
+                        amount_missing = field_names(deps_of(policy.formula))  # type: ignore[arg-type]
                 append(Evaluation(policy, verdict, outcomes, missing, amount, amount_missing))
         return dict(v), out
 
