@@ -64,3 +64,10 @@ def test_bad_profile_raises_profile_error(library) -> None:
     with pytest.raises(ProfileError) as exc:
         match({"employees": "many"}, AS_OF, library)
     assert exc.value.problems[0].field == "employees"
+
+
+def test_region_codes_of_the_sample_city_are_named() -> None:
+    from huiqi.match.explain import value_text
+
+    assert value_text("region", "339903") == "339903（临江高新区）"
+    assert value_text("region", "110000") == "110000"

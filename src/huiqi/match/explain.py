@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from huiqi.profile import FIELDS, industry
+from huiqi.profile import FIELDS, industry, regions
 from huiqi.rules import Condition, Library
 from huiqi.rules.lang import decimal_literal, param_name
 
@@ -48,6 +48,9 @@ def value_text(name: str, value: Any) -> str:
     spec = FIELDS.get(name)
     if isinstance(value, list):
         return "、".join(spec.label_of(v) if spec else str(v) for v in value) or "无"
+    if name == "region":
+        place = regions.region_name(str(value))
+        return f"{value}（{place}）" if place else str(value)
     if name == "industry":
         node = industry.lookup(str(value))
         return f"{value}（{node.name}）" if node else str(value)
