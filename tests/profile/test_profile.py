@@ -96,3 +96,7 @@ def test_unknown_stays_unknown() -> None:
 )
 def test_values_of_the_wrong_kind_are_not_coerced(data: dict, field: str) -> None:
     assert field in problems(data)
+
+
+def test_industry_search_puts_names_that_begin_with_the_words_first() -> None:
+    assert [i.code for i in industry.search("软件")[:2]] == ["I651", "I65"]

@@ -52,4 +52,6 @@ def search(query: str, limit: int = 20) -> list[Industry]:
     if by_code:
         return sorted(by_code, key=lambda i: (len(i.code), i.code))[:limit]
     hits = [i for i in industries().values() if q in i.name]
-    return sorted(hits, key=lambda i: (i.name != q, -i.level, i.code))[:limit]
+    # Exact names first, then names that begin with the words typed, then the rest;
+    # within each, the most specific class (小类) first.
+    return sorted(hits, key=lambda i: (i.name != q, not i.name.startswith(q), -i.level, i.code))[:limit]
