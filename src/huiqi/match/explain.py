@@ -33,13 +33,6 @@ def _number(x: Decimal) -> str:
     return text[:-3] if text.endswith(".00") else text
 
 
-def fact(name: str, value: Any, library: Library | None = None) -> str:
-    """One fact in words: its label, value and unit."""
-    spec = FIELDS.get(name)
-    label = spec.label if spec else _variable_label(name, library)
-    return f"{label} {value_text(name, value)}"
-
-
 def value_text(name: str, value: Any) -> str:
     if value is None:
         return "未填写"
@@ -68,14 +61,6 @@ def value_text(name: str, value: Any) -> str:
 
 _VARIABLE_UNITS = {"age_years": "年"}
 _SIZE = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
-
-
-def _variable_label(name: str, library: Library | None) -> str:
-    if library is not None:
-        for v in library.variables:
-            if v.name == name:
-                return v.definition.label
-    return name
 
 
 _OPS: dict[type, tuple[str, str]] = {
@@ -125,19 +110,6 @@ def _plan(condition: Condition, library: Library) -> _Plan:
         plan = _Plan(tuple(sorted(condition.fields)), shown, tuple(sorted(condition.expr.parameters)), **extra)
         _PLANS[key] = plan
     return plan
-
-
-def reason(
-    condition: Condition,
-    outcome: bool | None,
-    facts: dict[str, Any],
-    variables: dict[str, Any],
-    params: dict[str, Any],
-    library: Library,
-    missing: tuple[str, ...] = (),
-) -> str:
-    """One line saying why a condition is met, unmet or unknown."""
-    return _reason(_plan(condition, library), condition, outcome, facts, variables, params, missing)
 
 
 def trace(
