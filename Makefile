@@ -31,8 +31,14 @@ services:
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-chromium.sh
 
+# The suite, then the date-sensitive part again with the machine's clock moved (time-machine):
+# nothing may depend on the day CI happens to run.
+DATED_TESTS := tests/library tests/store tests/cli tests/match tests/web -m "not slow"
+
 test: check services
 	$(BIN)/pytest
+	$(BIN)/pytest $(DATED_TESTS) --system-clock-at 2027-06-30
+	$(BIN)/pytest $(DATED_TESTS) --system-clock-at 2029-12-31
 
 # Benchmarks are scripts (see each docstring); they take minutes and want a quiet machine.
 bench: setup

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from huiqi.clock import FixedClock
 from huiqi.library import Lifecycle
 from huiqi.library.officers import add_user
+from tests.conftest import TEST_NOW
 from tests.postgres import postgres_available, temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,19 +61,20 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'huiqi.db'}"
 
 
-def make_lifecycle(url):
-    lifecycle = Lifecycle.open(url)
+def make_lifecycle(url, clock=None):
+    clock = clock or FixedClock(TEST_NOW)
+    lifecycle = Lifecycle.open(url, clock=clock)
     lifecycle.import_directory(POLICIES)
-    add_user(lifecycle.engine, "alice", "editor", "alice-password")
-    add_user(lifecycle.engine, "bob", "publisher", "bob-password")
-    add_user(lifecycle.engine, "carol", "publisher", "carol-password")
+    add_user(lifecycle.engine, "alice", "editor", "alice-password", clock=clock)
+    add_user(lifecycle.engine, "bob", "publisher", "bob-password", clock=clock)
+    add_user(lifecycle.engine, "carol", "publisher", "carol-password", clock=clock)
     return lifecycle
 
 
 @pytest.fixture
-def lc(seeded_url):
+def lc(seeded_url, clock):
     """The shipped library imported, and three officers: an editor and two publishers."""
-    lifecycle = Lifecycle.open(seeded_url)
+    lifecycle = Lifecycle.open(seeded_url, clock=clock)
     yield lifecycle
     lifecycle.engine.dispose()
 
@@ -96,9 +99,9 @@ def propose():
 
 
 @pytest.fixture
-def sqlite_lc(tmp_path, seeded_templates):
+def sqlite_lc(tmp_path, seeded_templates, clock):
     """Like ``lc``, on SQLite only (for the web pages, which do not depend on the database)."""
     with temporary_database("sqlite", tmp_path, template=seeded_templates("sqlite")) as url:
-        lifecycle = Lifecycle.open(url)
+        lifecycle = Lifecycle.open(url, clock=clock)
         yield lifecycle
         lifecycle.engine.dispose()

@@ -14,8 +14,8 @@ OLD_TITLE, NEW_TITLE = "小型微利企业所得税优惠", "小型微利企业�
 
 @pytest.fixture
 def app(sqlite_lc):
-    source = DbLibrarySource(sqlite_lc.engine, poll_interval=0)
-    return create_app(source)
+    source = DbLibrarySource(sqlite_lc.engine, poll_interval=0, clock=sqlite_lc.clock)
+    return create_app(source, clock=sqlite_lc.clock)
 
 
 def _login(app, name, password):

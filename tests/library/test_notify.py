@@ -17,7 +17,6 @@ PID = "lj.tax.credit-a-award"
 REL = "lj/tax.credit-a-award.yaml"
 EFFECTIVE = dt.date(2026, 12, 1)
 SECRET = "s3cret-s3cret-s3cret"
-T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 # A-rated, 3 million revenue: below the current 5 million threshold, above the proposed 2 million.
 GAINER = {"uscc": "91339901MA3C9W1E2F", "name": "临江江畔人家", "region": "339901", "credit_rating": "A",
           "revenue": "3000000", "taxable_income": "500000"}  # fmt: skip
@@ -29,14 +28,6 @@ def _lower_threshold(text):
     old = "      - {from: 2025-01-01, value: 5000000, source: 临发改〔2025〕17号 第二条}\n"
     assert old in text
     return text.replace(old, old + "      - {from: 2026-09-01, value: 2000000, source: 临发改〔2026〕3号 第一条}\n")
-
-
-class Clock:
-    def __init__(self, t):
-        self.t = t
-
-    def __call__(self):
-        return self.t
 
 
 class Receiver:
@@ -60,10 +51,10 @@ class Receiver:
 def subscribed(lc):
     notify.subscribe(
         lc.engine, GAINER["uscc"], GAINER, kind="new_eligible",
-        webhook_url="https://example.test/hook", webhook_secret=SECRET, email="cfo@example.test",
+        webhook_url="https://example.test/hook", webhook_secret=SECRET, email="cfo@example.test", clock=lc.clock,
     )  # fmt: skip
-    notify.subscribe(lc.engine, WATCHER["uscc"], WATCHER, kind="category", category="reward")
-    notify.subscribe(lc.engine, OTHER["uscc"], OTHER, kind="category", category="talent")
+    notify.subscribe(lc.engine, WATCHER["uscc"], WATCHER, kind="category", category="reward", clock=lc.clock)
+    notify.subscribe(lc.engine, OTHER["uscc"], OTHER, kind="category", category="talent", clock=lc.clock)
     return lc
 
 
@@ -97,18 +88,18 @@ def test_publish_notifies_affected_subscribers_only(subscribed, text_of, propose
 def test_webhook_is_signed_retried_with_backoff_then_delivered(subscribed, text_of, propose):
     lc = subscribed
     _publish(lc, text_of, propose)
-    clock, receiver = Clock(T0), Receiver(statuses=[500, 503])
+    clock, receiver = lc.clock, Receiver(statuses=[500, 503])
     report = notify.drain_webhooks(lc.engine, receiver, clock=clock)
     assert (report.delivered, report.retried) == (0, 1)
     with read_session(lc.engine) as s:
         row = s.scalars(select(WebhookDelivery)).one()
     assert row.attempts == 1 and row.last_error == "HTTP 500"
     assert notify.drain_webhooks(lc.engine, receiver, clock=clock).retried == 0  # not due yet
-    clock.t = T0 + dt.timedelta(seconds=31)
+    clock.advance(seconds=31)
     assert notify.drain_webhooks(lc.engine, receiver, clock=clock).retried == 1  # 503, next in 60 s
-    clock.t += dt.timedelta(seconds=59)
+    clock.advance(seconds=59)
     assert notify.drain_webhooks(lc.engine, receiver, clock=clock).delivered == 0
-    clock.t += dt.timedelta(seconds=2)
+    clock.advance(seconds=2)
     assert notify.drain_webhooks(lc.engine, receiver, clock=clock).delivered == 1
     assert len(receiver.calls) == 3 and len(receiver.effects) == 1
     payload = next(iter(receiver.effects.values()))
@@ -126,14 +117,14 @@ def test_backoff_doubles_and_is_capped():
 def test_gives_up_after_max_attempts(subscribed, text_of, propose):
     lc = subscribed
     _publish(lc, text_of, propose)
-    clock = Clock(T0)
+    clock = lc.clock
 
     def down(url, body, headers):
         raise OSError("connection refused")
 
     for _ in range(3):
         notify.drain_webhooks(lc.engine, down, clock=clock, max_attempts=3)
-        clock.t += dt.timedelta(hours=1)
+        clock.advance(hours=1)
     with read_session(lc.engine) as s:
         row = s.scalars(select(WebhookDelivery)).one()
     assert (row.state, row.attempts) == ("dead", 3) and "connection refused" in row.last_error
@@ -146,7 +137,7 @@ class Crash(BaseException):
 def test_a_crash_mid_drain_neither_loses_nor_duplicates(subscribed, text_of, propose):
     lc = subscribed
     _publish(lc, text_of, propose)
-    clock, receiver = Clock(T0), Receiver()
+    clock, receiver = lc.clock, Receiver()
 
     def crash_after_sending(url, body, headers):
         receiver(url, body, headers)
@@ -161,7 +152,7 @@ def test_a_crash_mid_drain_neither_loses_nor_duplicates(subscribed, text_of, pro
     assert notify.drain_webhooks(lc.engine, receiver, clock=clock).delivered == 0
     assert len(receiver.calls) == 1
     # after the lease expires it is sent again, with the same key: the receiver's effect is once
-    clock.t += dt.timedelta(minutes=3)
+    clock.advance(minutes=3)
     assert notify.drain_webhooks(lc.engine, receiver, clock=clock).delivered == 1
     keys = [k for _, k, _ in receiver.calls]
     assert len(keys) == 2 and len(set(keys)) == 1 and len(receiver.effects) == 1
@@ -178,7 +169,7 @@ def test_fanning_out_the_same_event_twice_cannot_duplicate(subscribed, text_of, 
     with pytest.raises(IntegrityError), write_session(lc.engine) as s:
         event = s.scalars(select(PublishEvent)).one()
         doc = s.get(Document, PID)
-        notify.fanout(s, event, doc, lambda: None, lambda: library)
+        notify.fanout(s, event, doc, lambda: None, lambda: library, at=lc.clock.now())
     after = (_count(lc.engine, InboxMessage), _count(lc.engine, WebhookDelivery), _count(lc.engine, EmailMessage))
     assert before == after == (2, 1, 1)
 
@@ -187,15 +178,17 @@ def test_email_outbox_is_drained_once(subscribed, text_of, propose):
     lc = subscribed
     _publish(lc, text_of, propose)
     sent = []
-    assert notify.drain_email(lc.engine, lambda to, subject, body: sent.append(to)).delivered == 1
-    assert notify.drain_email(lc.engine, lambda to, subject, body: sent.append(to)).delivered == 0
+    assert notify.drain_email(lc.engine, lambda to, subject, body: sent.append(to), clock=lc.clock).delivered == 1
+    assert notify.drain_email(lc.engine, lambda to, subject, body: sent.append(to), clock=lc.clock).delivered == 0
     assert sent == ["cfo@example.test"]
 
 
 def test_subscription_input_is_checked(lc):
     with pytest.raises(LifecycleError, match="category"):
-        notify.subscribe(lc.engine, GAINER["uscc"], GAINER, kind="category", category="lottery")
+        notify.subscribe(lc.engine, GAINER["uscc"], GAINER, kind="category", category="lottery", clock=lc.clock)
     with pytest.raises(LifecycleError, match="secret"):
-        notify.subscribe(lc.engine, GAINER["uscc"], GAINER, kind="new_eligible", webhook_url="https://x.test/h")
+        notify.subscribe(
+            lc.engine, GAINER["uscc"], GAINER, kind="new_eligible", webhook_url="https://x.test/h", clock=lc.clock
+        )
     with pytest.raises(LifecycleError, match="invalid profile"):
-        notify.subscribe(lc.engine, "91339901MA3C9W1E2X", {}, kind="new_eligible")
+        notify.subscribe(lc.engine, "91339901MA3C9W1E2X", {}, kind="new_eligible", clock=lc.clock)

@@ -23,20 +23,20 @@ def test_users_are_stored_hashed_and_checked(sqlite_lc):
     assert set(stored) == {"alice", "bob", "carol"}
     assert all(h.startswith("scrypt$") and "password" not in h for h in stored.values())
     with pytest.raises(LifecycleError, match="at least"):
-        add_user(sqlite_lc.engine, "dave", "editor", "short")
+        add_user(sqlite_lc.engine, "dave", "editor", "short", clock=sqlite_lc.clock)
     with pytest.raises(LifecycleError, match="unknown role"):
-        add_user(sqlite_lc.engine, "dave", "admin", "long-enough-password")
+        add_user(sqlite_lc.engine, "dave", "admin", "long-enough-password", clock=sqlite_lc.clock)
     with pytest.raises(LifecycleError, match="user exists"):
-        add_user(sqlite_lc.engine, "alice", "editor", "long-enough-password")
+        add_user(sqlite_lc.engine, "alice", "editor", "long-enough-password", clock=sqlite_lc.clock)
 
 
 def test_login_session_and_logout(sqlite_lc):
-    assert login(sqlite_lc.engine, "bob", "wrong") is None
-    assert login(sqlite_lc.engine, "nobody", "bob-password") is None
-    token, officer = login(sqlite_lc.engine, "bob", "bob-password")
+    assert login(sqlite_lc.engine, "bob", "wrong", clock=sqlite_lc.clock) is None
+    assert login(sqlite_lc.engine, "nobody", "bob-password", clock=sqlite_lc.clock) is None
+    token, officer = login(sqlite_lc.engine, "bob", "bob-password", clock=sqlite_lc.clock)
     assert officer.role == "publisher" and officer.can("editor")
-    found, csrf = session_officer(sqlite_lc.engine, token)
+    found, csrf = session_officer(sqlite_lc.engine, token, clock=sqlite_lc.clock)
     assert found.name == "bob" and len(csrf) > 20
-    assert session_officer(sqlite_lc.engine, token + "x") is None
-    logout(sqlite_lc.engine, token)
-    assert session_officer(sqlite_lc.engine, token) is None
+    assert session_officer(sqlite_lc.engine, token + "x", clock=sqlite_lc.clock) is None
+    logout(sqlite_lc.engine, token, clock=sqlite_lc.clock)
+    assert session_officer(sqlite_lc.engine, token, clock=sqlite_lc.clock) is None

@@ -29,7 +29,7 @@ FIRM_USCC = "91339901MA2B3C4D5" + uscc.check_character("91339901MA2B3C4D5")
 
 
 def test_raise_a_threshold_review_publish_and_see_it_live(lc, propose) -> None:
-    today = dt.date.today()
+    today = lc.clock.today()
     yesterday = today - dt.timedelta(days=1)
     params = (POLICIES / "_parameters.yaml").read_text(encoding="utf-8")
     assert OLD_LINE in params
@@ -37,7 +37,7 @@ def test_raise_a_threshold_review_publish_and_see_it_live(lc, propose) -> None:
         OLD_LINE, OLD_LINE + f"      - {{from: {today.isoformat()}, value: 4000000, source: 临江测试〔2026〕1号}}\n"
     )
 
-    client = TestClient(create_app(DbLibrarySource(lc.engine, poll_interval=0.1)))
+    client = TestClient(create_app(DbLibrarySource(lc.engine, poll_interval=0.1, clock=lc.clock), clock=lc.clock))
 
     def verdict(as_of: dt.date) -> tuple[str, str | None]:
         r = client.post("/api/v1/match", json={"profile": FIRM, "as_of": as_of.isoformat()})

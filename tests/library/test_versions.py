@@ -16,7 +16,6 @@ SMALL_LOW_PROFIT = "cn/cit.small-low-profit.yaml"
 PID = "cn.cit.small-low-profit"
 TITLE = "title: 小型微利企业所得税优惠"
 NEW_TITLE = "title: 小型微利企业所得税优惠（修订）"
-TODAY = dt.date.today()
 
 
 def _results(library):
@@ -59,22 +58,21 @@ def test_publish_lifecycle_keeps_history_and_answers_as_of(lc, text_of, propose)
     assert f"-{TITLE}\n+{NEW_TITLE}\n" in v.diff
     v = lc.submit(v.id, actor="alice")
     assert v.state == "in_review"
-    effective = TODAY + dt.timedelta(days=30)
+    effective = lc.clock.today() + dt.timedelta(days=30)
     v = lc.publish(v.id, actor="bob", effective=effective, note="同意")
     assert (v.state, v.published_by, v.effective_from) == ("published", "bob", effective)
     states = {x.number: x.state for x in lc.versions(PID)}
     assert states == {1: "superseded", 2: "published"}
     # before the effective date the old text is in force, from it the new one
-    assert lc.library_for(TODAY).by_id[PID].definition.title == "小型微利企业所得税优惠"
+    assert lc.library_for(lc.clock.today()).by_id[PID].definition.title == "小型微利企业所得税优惠"
     assert lc.library_for(effective).by_id[PID].definition.title == "小型微利企业所得税优惠（修订）"
     assert lc.library_for(effective - dt.timedelta(days=1)).by_id[PID].definition.title == "小型微利企业所得税优惠"
     assert verify_chain(lc.engine).ok
 
 
 def test_known_at_reproduces_what_was_answered_before_a_backdated_publish(lc, text_of, propose):
-    from huiqi.store import now
-
-    before_publish = now()
+    before_publish = lc.clock.now()
+    lc.clock.advance(minutes=5)
     v = propose(lc, text_of().replace(TITLE, NEW_TITLE))
     lc.publish(v.id, actor="bob", effective=dt.date(2020, 1, 1))
     as_of = dt.date(2024, 6, 30)
@@ -97,7 +95,7 @@ def test_four_eyes_the_author_cannot_publish(lc, text_of, propose):
 def test_viewer_cannot_draft(lc, text_of):
     from huiqi.library.officers import add_user
 
-    add_user(lc.engine, "victor", "viewer", "victor-password")
+    add_user(lc.engine, "victor", "viewer", "victor-password", clock=lc.clock)
     with pytest.raises(PermissionDenied):
         lc.create_draft(text_of().replace(TITLE, NEW_TITLE), author="victor", note="x")
 
@@ -121,7 +119,7 @@ def test_a_broken_policy_can_never_be_submitted_or_published(lc, text_of):
     with pytest.raises(LifecycleError) as exc:
         lc.publish(v.id, actor="bob")
     assert exc.value.problems
-    assert lc.library_for(TODAY).by_id[PID].definition.conditions[0].when.endswith("max_taxable_income')")
+    assert lc.library_for(lc.clock.today()).by_id[PID].definition.conditions[0].when.endswith("max_taxable_income')")
 
 
 def test_failing_own_test_case_blocks_publishing(lc, text_of):
@@ -162,12 +160,12 @@ def test_shared_parameters_are_versioned_and_checked(lc, propose):
     v = propose(lc, relabelled, filename="_parameters.yaml")
     v = lc.publish(v.id, actor="bob")
     assert (v.document_id, v.number) == ("_parameters", 3)
-    assert lc.library_for(TODAY).parameters[name].definition.label == "从业人数上限（人）"
+    assert lc.library_for(lc.clock.today()).parameters[name].definition.label == "从业人数上限（人）"
 
 
 def test_withdraw_removes_a_policy_from_its_date_on(lc):
     latest = lc.latest_published(PID)
-    when = TODAY + dt.timedelta(days=10)
+    when = lc.clock.today() + dt.timedelta(days=10)
     with pytest.raises(PermissionDenied):
         lc.withdraw(latest.id, actor="alice", effective=when, note="停止执行")
     v = lc.withdraw(latest.id, actor="bob", effective=when, note="停止执行")
@@ -188,7 +186,7 @@ def test_new_policy_is_created_as_a_new_document(lc, text_of, propose):
     assert (v.document_id, v.number) == (new_id, 1)
     doc = lc.document(new_id)
     assert (doc.path, doc.category) == ("cn/stamp.small-micro-loan-contract-copy.yaml", "finance")
-    assert new_id in lc.library_for(TODAY).by_id
+    assert new_id in lc.library_for(lc.clock.today()).by_id
     # a copy that redefines another policy's parameters is refused, naming them
     clash = text_of().replace(f"id: {PID}", "id: cn.cit.small-low-profit-copy")
     v = lc.create_draft(clash, author="alice", note="复制")

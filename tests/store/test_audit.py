@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from huiqi.store import make_engine, upgrade, write_session
 from huiqi.store.audit import GENESIS, record, verify_chain
+from tests.conftest import TEST_NOW
 
 
 @pytest.fixture
@@ -22,7 +23,9 @@ def engine(db_url):
 def _fill(engine, n=5):
     for i in range(n):
         with write_session(engine) as s:
-            record(s, "alice", "publish", f"version:{i}", before={"i": i}, after={"i": i + 1}, detail={"n": i})
+            record(
+                s, "alice", "publish", f"version:{i}", at=TEST_NOW, before={"i": i}, after={"i": i + 1}, detail={"n": i}
+            )
 
 
 def test_chain_links_every_row(engine):
@@ -87,7 +90,7 @@ def test_concurrent_writers_keep_one_linear_chain(engine):
         try:
             for i in range(10):
                 with write_session(engine) as s:
-                    record(s, name, "draft", f"version:{i}")
+                    record(s, name, "draft", f"version:{i}", at=TEST_NOW)
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 

@@ -16,9 +16,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from huiqi.clock import FixedClock
 from huiqi.match import default_library
 from huiqi.rules import Library, StaticSource
 from huiqi.web import create_app
+from tests.conftest import TEST_NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-06-30"
@@ -67,7 +69,7 @@ def library() -> Library:
 
 @pytest.fixture(scope="session")
 def client(library: Library) -> Iterator[TestClient]:
-    with TestClient(create_app(StaticSource(library))) as c:
+    with TestClient(create_app(StaticSource(library), clock=FixedClock(TEST_NOW))) as c:
         yield c
 
 
@@ -75,7 +77,7 @@ def client(library: Library) -> Iterator[TestClient]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``huiqi serve`` as a user starts it, on a free loopback port; yields its base URL."""
     log_path = tmp_path_factory.mktemp("server") / "serve.log"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", HUIQI_NOW=TEST_NOW.isoformat())
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "huiqi.cli", "serve", "--host", "127.0.0.1", "--port", "0"],

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from huiqi.clock import FixedClock
 from huiqi.match import match
 from huiqi.profile import FIELDS
 from huiqi.rules import Library, StaticSource, load_library
 from huiqi.web import create_app
+from tests.conftest import TEST_NOW
 
 from .conftest import AS_OF, example, policy
 
@@ -52,7 +54,7 @@ def test_match_returns_the_contract_json(client: TestClient, library: Library) -
 def test_match_defaults_to_today(client: TestClient) -> None:
     r = post_match(client, {"profile": {"employees": 10}})
     assert r.status_code == 200
-    assert r.json()["as_of"] == dt.date.today().isoformat()
+    assert r.json()["as_of"] == "2026-12-01"  # the app's clock (tests.conftest.TEST_NOW)
 
 
 def test_match_lists_missing_facts(client: TestClient) -> None:
@@ -259,7 +261,7 @@ def test_the_library_is_asked_for_on_every_request(library: Library) -> None:
             return self.library
 
     source = Swapping()
-    with TestClient(create_app(source)) as c:
+    with TestClient(create_app(source, clock=FixedClock(TEST_NOW))) as c:
         assert c.get("/api/v1/health").json()["policies"] == len(library.policies)
         small = load_library(
             files={
@@ -275,7 +277,7 @@ def test_the_library_is_asked_for_on_every_request(library: Library) -> None:
 
 
 def test_static_source_is_accepted() -> None:
-    app = create_app(StaticSource(load_library()))
+    app = create_app(StaticSource(load_library()), clock=FixedClock(TEST_NOW))
     with TestClient(app) as c:
         assert c.get("/api/v1/health").status_code == 200
 
@@ -296,13 +298,13 @@ def test_freeze_gc_keeps_the_library_out_of_collections(library: Library) -> Non
     source = Swapping()
     gc.unfreeze()
     try:
-        with TestClient(create_app(source, freeze_gc=True)) as c:
+        with TestClient(create_app(source, freeze_gc=True, clock=FixedClock(TEST_NOW))) as c:
             assert gc.get_freeze_count() > 0  # frozen at start-up
             assert c.app.state.frozen_library == id(library)  # type: ignore[attr-defined]
             source.library = load_library(files={"cn/a.yaml": policy("cn.test.one", ["employees > 0"])})
             assert c.get("/api/v1/health").json()["policies"] == 1
             assert c.app.state.frozen_library == id(source.library)  # type: ignore[attr-defined]
-        with TestClient(create_app(source)) as c:  # the default leaves the collector alone
+        with TestClient(create_app(source, clock=FixedClock(TEST_NOW))) as c:  # the default leaves the collector alone
             assert c.app.state.frozen_library is None  # type: ignore[attr-defined]
     finally:
         gc.unfreeze()

@@ -27,32 +27,35 @@ def lib() -> Library:
     return load_library(files=files)
 
 
+TODAY = dt.date(2025, 6, 1)  # what the filters take as today when no date is given
+
+
 def ids(policies: list[object]) -> set[str]:
     return {p.id for p in policies}  # type: ignore[attr-defined]
 
 
 def test_no_filter_lists_everything(lib: Library) -> None:
-    assert ids(catalog.filter_policies(lib)) == {p.id for p in lib.policies}
+    assert ids(catalog.filter_policies(lib, today=TODAY)) == {p.id for p in lib.policies}
 
 
 def test_category(lib: Library) -> None:
-    assert ids(catalog.filter_policies(lib, category="tax")) == {"cn.test.anyone"}
-    assert ids(catalog.filter_policies(lib, category="reward")) == {"cn.test.no-retail"}
+    assert ids(catalog.filter_policies(lib, category="tax", today=TODAY)) == {"cn.test.anyone"}
+    assert ids(catalog.filter_policies(lib, category="reward", today=TODAY)) == {"cn.test.no-retail"}
 
 
 def test_text_matches_title_summary_tags_every_word(lib: Library) -> None:
-    assert ids(catalog.filter_policies(lib, q="小微企业")) == {"cn.test.anyone"}
-    assert ids(catalog.filter_policies(lib, q="临江区")) == {"lj.test.district"}
-    assert ids(catalog.filter_policies(lib, q="临江区 就业")) == set()
-    assert ids(catalog.filter_policies(lib, q="CN.TEST.CATERING")) == {"cn.test.catering"}
+    assert ids(catalog.filter_policies(lib, q="小微企业", today=TODAY)) == {"cn.test.anyone"}
+    assert ids(catalog.filter_policies(lib, q="临江区", today=TODAY)) == {"lj.test.district"}
+    assert ids(catalog.filter_policies(lib, q="临江区 就业", today=TODAY)) == set()
+    assert ids(catalog.filter_policies(lib, q="CN.TEST.CATERING", today=TODAY)) == {"cn.test.catering"}
 
 
 def test_in_force_on(lib: Library) -> None:
-    on_2025 = ids(catalog.filter_policies(lib, in_force_on=dt.date(2025, 6, 1)))
+    on_2025 = ids(catalog.filter_policies(lib, in_force_on=dt.date(2025, 6, 1), today=TODAY))
     assert "lj.test.high-zone" not in on_2025 and "cn.test.exact-c39" in on_2025
-    on_2026 = ids(catalog.filter_policies(lib, in_force_on=dt.date(2026, 6, 1)))
+    on_2026 = ids(catalog.filter_policies(lib, in_force_on=dt.date(2026, 6, 1), today=TODAY))
     assert "lj.test.high-zone" in on_2026 and "cn.test.exact-c39" not in on_2026
-    assert ids(catalog.filter_policies(lib, in_force_on=dt.date(2024, 12, 31))) == set()
+    assert ids(catalog.filter_policies(lib, in_force_on=dt.date(2024, 12, 31), today=TODAY)) == set()
 
 
 @pytest.mark.parametrize(
@@ -77,21 +80,21 @@ def test_industry_could_apply(lib: Library, industry: str, expected_in: set[str]
 
 def test_industry_filter_ignores_policies_without_industry_conditions(lib: Library) -> None:
     for code in ("A0111", "T", "S80"):
-        assert {"cn.test.anyone", "lj.test.district"} <= ids(catalog.filter_policies(lib, industry=code))
+        assert {"cn.test.anyone", "lj.test.district"} <= ids(catalog.filter_policies(lib, industry=code, today=TODAY))
 
 
 def test_region_metadata_and_conditions(lib: Library) -> None:
-    in_district = ids(catalog.filter_policies(lib, region="339901"))
+    in_district = ids(catalog.filter_policies(lib, region="339901", today=TODAY))
     assert "lj.test.district" in in_district
     assert "lj.test.high-zone" not in in_district  # metadata: 339903 only
-    in_jiangbei = ids(catalog.filter_policies(lib, region="339902"))
+    in_jiangbei = ids(catalog.filter_policies(lib, region="339902", today=TODAY))
     assert "lj.test.district" not in in_jiangbei  # metadata says 339900, the condition 339901
-    elsewhere = ids(catalog.filter_policies(lib, region="110101"))
+    elsewhere = ids(catalog.filter_policies(lib, region="110101", today=TODAY))
     assert elsewhere == {p.id for p in lib.policies if p.id.startswith("cn.")}
 
 
 def test_region_and_industry_together(lib: Library) -> None:
-    found = ids(catalog.filter_policies(lib, region="339901", industry="H6210"))
+    found = ids(catalog.filter_policies(lib, region="339901", industry="H6210", today=TODAY))
     assert {"cn.test.catering", "lj.test.district", "cn.test.anyone"} <= found
     assert "cn.test.no-retail" not in found
 

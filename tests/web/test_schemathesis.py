@@ -18,9 +18,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from huiqi.clock import FixedClock
 from huiqi.match import default_library
 from huiqi.rules import StaticSource
 from huiqi.web import create_app
+from tests.conftest import TEST_NOW
 
 MAX_EXAMPLES = int(os.environ.get("HUIQI_SCHEMATHESIS_EXAMPLES", "40"))
 
@@ -29,9 +31,9 @@ MAX_EXAMPLES = int(os.environ.get("HUIQI_SCHEMATHESIS_EXAMPLES", "40"))
 #: and are tested with it by their own module.
 OURS = r"^/api/v1/(match|policies|policies/\{policy_id\}|industries|health)$"
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(StaticSource(default_library()))).include(
-    path_regex=OURS
-)
+schema = schemathesis.openapi.from_asgi(
+    "/openapi.json", create_app(StaticSource(default_library()), clock=FixedClock(TEST_NOW))
+).include(path_regex=OURS)
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=MAX_EXAMPLES)
 
 

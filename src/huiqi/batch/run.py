@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 from sqlglot import exp
 
+from huiqi.clock import Clock, from_env
 from huiqi.profile import FIELDS
 from huiqi.rules.library import Library, Policy
 from huiqi.rules.sqlquery import Plan, plan_for
@@ -275,7 +276,9 @@ def commit_out(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_manifest(tmp: Path, plan: Plan, result: RunResult, enterprises: Path, **extra: Any) -> None:
+def write_manifest(
+    tmp: Path, plan: Plan, result: RunResult, enterprises: Path, *, created: dt.datetime, **extra: Any
+) -> None:
     doc = {
         "format": 1,
         "as_of": plan.as_of.isoformat(),
@@ -286,7 +289,7 @@ def write_manifest(tmp: Path, plan: Plan, result: RunResult, enterprises: Path, 
         "policies": [{"id": p.id, "title": p.title} for p in plan.policies],
         "pairs_written": result.pairs_written,
         "seconds": round(result.seconds, 3),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "created": created.isoformat(timespec="seconds"),
         **extra,
     }
     (tmp / MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -318,10 +321,12 @@ def run_batch(
     chunk_rows: int | None = None,
     on_progress: Progress | None = None,
     on_stage: Callable[[str], None] | None = None,
+    clock: Clock | None = None,
 ) -> RunResult:
     """Evaluate every policy in force on ``as_of`` for every enterprise of ``enterprises``.
 
-    Writes the run directory ``out`` (whole or not at all) and returns the summary.
+    Writes the run directory ``out`` (whole or not at all) and returns the summary; the
+    manifest's ``created`` time comes from ``clock`` (default ``HUIQI_NOW`` or the system).
     """
     import time
 
@@ -358,7 +363,9 @@ def run_batch(
             )
         result.seconds = time.perf_counter() - start
         write_summary(tmp, result.summaries)
-        write_manifest(tmp, plan, result, Path(enterprises), only_actionable=only_actionable)
+        write_manifest(
+            tmp, plan, result, Path(enterprises), created=(clock or from_env()).now(), only_actionable=only_actionable
+        )
         commit_out(tmp, Path(out))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -236,8 +236,8 @@ def impact_command(
     if not enterprises.exists():
         fail(f"找不到企业库 / not found: {enterprises}", code=2)
     text = _read(file)
-    date = _date(as_of, "--as-of") or dt.date.today()
     lc = _open(db)
+    date = _date(as_of, "--as-of") or lc.clock.today()
     ref, report = lc.check_text(text, filename=file.name, as_of=date, display=str(file))
     if report.library is None or ref is None:
         fail(f"{file} 无法加载 / does not load", report.problems)
@@ -286,7 +286,7 @@ def user_add(
     )
     lc = _open(db)
     try:
-        add_user(lc.engine, name, role, password, actor=_actor(None, required=False) or "cli")
+        add_user(lc.engine, name, role, password, clock=lc.clock, actor=_actor(None, required=False) or "cli")
     except LifecycleError as e:
         _refused(e)
     console.print(f"已添加用户 {name}（{role}）")
@@ -313,7 +313,8 @@ def user_password(name: Annotated[str, typer.Argument(help="用户名")], db: Db
         "新密码 password", hide_input=True, confirmation_prompt=True
     )
     try:
-        set_password(_open(db).engine, name, password)
+        lc = _open(db)
+        set_password(lc.engine, name, password, clock=lc.clock)
     except LifecycleError as e:
         _refused(e)
     console.print(f"已修改 {name} 的密码")
@@ -356,7 +357,8 @@ def notify_drain(db: DbOption = None, limit: Annotated[int, typer.Option("--limi
     """投递到期的 webhook（签名、重试、指数退避）。可由定时任务反复运行。"""
     from huiqi.library.notify import drain_webhooks
 
-    report = drain_webhooks(_open(db).engine, limit=limit)
+    lc = _open(db)
+    report = drain_webhooks(lc.engine, clock=lc.clock, limit=limit)
     console.print(f"送达 {report.delivered}，稍后重试 {report.retried}，放弃 {report.dead}")
 
 

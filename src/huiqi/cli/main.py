@@ -102,10 +102,11 @@ def match_command(
 @policy_app.command("lint")
 def lint_command(policies: PoliciesOption = None) -> None:
     """加载并检查整个政策库，一次列出全部问题（文件:行号）。"""
+    from huiqi.clock import from_env
     from huiqi.rules import default_library_path, lint_library
 
     root = policies or default_library_path()
-    library, problems = lint_library(root)
+    library, problems = lint_library(root, today=from_env().today())
     for p in problems:
         style = "red" if p.severity == "error" else "yellow"
         console.print(f"[{style}]{p}[/]", highlight=False)

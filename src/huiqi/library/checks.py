@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ def check_files(
     focus: str | None = None,
     focus_policy: str | None = None,
     display: Mapping[str, str] | None = None,
+    today: dt.date | None = None,
 ) -> CheckReport:
     """Lint the library given as texts and run every policy's own test cases.
 
@@ -61,7 +63,7 @@ def check_files(
     """
     display = display or {}
     report = CheckReport()
-    library, problems = lint_library(DB_ROOT, files=files)
+    library, problems = lint_library(DB_ROOT, files=files, today=today)
     for p in problems:
         rel = p.path.relative_to(DB_ROOT).as_posix() if p.path.is_relative_to(DB_ROOT) else ""
         if p.severity == "error":

@@ -30,10 +30,11 @@ from typing import Any
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
+from huiqi.clock import Clock
 from huiqi.library.errors import LifecycleError
 from huiqi.profile import ProfileError, parse_profile
 from huiqi.rules.library import Evaluation, Library
-from huiqi.store.db import as_utc, now, read_session, write_session
+from huiqi.store.db import as_utc, read_session, write_session
 from huiqi.store.models import (
     Document,
     EmailMessage,
@@ -71,6 +72,7 @@ def subscribe(
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
     email: str | None = None,
+    clock: Clock,
 ) -> Subscription:
     """Register (or refresh) an enterprise's profile and add one subscription."""
     if kind not in KINDS:
@@ -90,13 +92,14 @@ def subscribe(
         raise LifecycleError("企业画像有误 / invalid profile", [str(p) for p in e.problems]) from e
     if parsed.uscc != uscc:
         raise LifecycleError("画像中的 uscc 与订阅的 uscc 不同 / the profile's uscc differs")
+    t = clock.now()
     with write_session(engine, global_lock=False) as s:
         ent = s.get(Enterprise, uscc)
         text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
         if ent is None:
-            s.add(Enterprise(uscc=uscc, name=data.get("name"), profile=text, updated_at=now()))
+            s.add(Enterprise(uscc=uscc, name=data.get("name"), profile=text, updated_at=t))
         else:
-            ent.profile, ent.name, ent.updated_at = text, data.get("name"), now()
+            ent.profile, ent.name, ent.updated_at = text, data.get("name"), t
         sub = Subscription(
             uscc=uscc,
             kind=kind,
@@ -105,7 +108,7 @@ def subscribe(
             webhook_secret=webhook_secret,
             email=email,
             active=True,
-            created_at=now(),
+            created_at=t,
         )
         s.add(sub)
         s.flush()
@@ -121,12 +124,12 @@ def inbox(engine: Engine, uscc: str, *, limit: int = 100) -> list[InboxMessage]:
         )
 
 
-def mark_read(engine: Engine, uscc: str, message_id: int) -> bool:
+def mark_read(engine: Engine, uscc: str, message_id: int, *, clock: Clock) -> bool:
     with write_session(engine, global_lock=False) as s:
         result = s.execute(
             update(InboxMessage)
             .where(InboxMessage.id == message_id, InboxMessage.uscc == uscc, InboxMessage.read_at.is_(None))
-            .values(read_at=now())
+            .values(read_at=clock.now())
         )
         return bool(getattr(result, "rowcount", 0))
 
@@ -155,8 +158,11 @@ def fanout(
     doc: Document,
     old_library: Callable[[], Library | None],
     new_library: Callable[[], Library | None],
+    *,
+    at: dt.datetime,
 ) -> int:
-    """Write the notifications of one publish/withdraw event; returns how many inbox messages."""
+    """Write the notifications of one publish/withdraw event (made at ``at``); returns how
+    many inbox messages. Webhooks are due at once, e-mails are queued."""
     subs = session.scalars(select(Subscription).where(Subscription.active.is_(True))).all()
     if not subs:
         return 0
@@ -210,7 +216,7 @@ def fanout(
                 title=subject,
                 body=body,
                 verdict=changes[0].new,
-                created_at=now(),
+                created_at=at,
             )
         )
         payload = {
@@ -234,8 +240,8 @@ def fanout(
                     payload=json.dumps({**payload, "idempotency_key": wkey}, ensure_ascii=False, sort_keys=True),
                     state="pending",
                     attempts=0,
-                    next_attempt_at=now(),
-                    created_at=now(),
+                    next_attempt_at=at,
+                    created_at=at,
                 )
             )
         for addr in sorted({s.email for s in ent_subs if s.email}):
@@ -247,7 +253,7 @@ def fanout(
                     body=body,
                     state="pending",
                     attempts=0,
-                    created_at=now(),
+                    created_at=at,
                 )
             )
     session.flush()
@@ -305,9 +311,9 @@ def backoff(attempts: int, base: dt.timedelta, cap: dt.timedelta) -> dt.timedelt
     return min(cap, base * (2 ** max(0, attempts - 1)))
 
 
-def _claim(engine: Engine, clock: Callable[[], dt.datetime], lease: dt.timedelta) -> WebhookDelivery | None:
+def _claim(engine: Engine, clock: Clock, lease: dt.timedelta) -> WebhookDelivery | None:
     """Take one due row with a lease, committed before anything is sent."""
-    t = clock()
+    t = clock.now()
     with write_session(engine, global_lock=False) as s:
         candidates = s.scalars(
             select(WebhookDelivery.id)
@@ -338,7 +344,7 @@ def drain_webhooks(
     engine: Engine,
     send: Sender = http_sender,
     *,
-    clock: Callable[[], dt.datetime] = now,
+    clock: Clock,
     limit: int = 100,
     max_attempts: int = 8,
     base_delay: dt.timedelta = dt.timedelta(seconds=30),
@@ -355,7 +361,7 @@ def drain_webhooks(
             sub = s.get(Subscription, row.subscription_id)
         secret = sub.webhook_secret if sub and sub.webhook_secret else ""
         body = row.payload.encode("utf-8")
-        timestamp = str(int(clock().timestamp()))
+        timestamp = str(int(clock.now().timestamp()))
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             KEY_HEADER: row.idempotency_key,
@@ -368,7 +374,7 @@ def drain_webhooks(
             error = None if 200 <= status < 300 else f"HTTP {status}"
         except Exception as e:  # network errors of any kind are a failed attempt
             error = f"{type(e).__name__}: {e}"
-        t = clock()
+        t = clock.now()
         with write_session(engine, global_lock=False) as s:
             current = s.get(WebhookDelivery, row.id)
             assert current is not None
@@ -388,7 +394,12 @@ def drain_webhooks(
 
 
 def drain_email(
-    engine: Engine, send_mail: Callable[[str, str, str], None], *, limit: int = 100, max_attempts: int = 5
+    engine: Engine,
+    send_mail: Callable[[str, str, str], None],
+    *,
+    clock: Clock,
+    limit: int = 100,
+    max_attempts: int = 5,
 ) -> DrainReport:
     """Hand pending e-mails to ``send_mail(to, subject, body)`` (e.g. an SMTP client)."""
     report = DrainReport()
@@ -410,7 +421,7 @@ def drain_email(
             assert cur is not None
             cur.attempts += 1
             if ok:
-                cur.state, cur.sent_at = "sent", now()
+                cur.state, cur.sent_at = "sent", clock.now()
                 report.delivered += 1
             elif cur.attempts >= max_attempts:
                 cur.state = "dead"

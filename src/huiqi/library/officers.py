@@ -18,9 +18,10 @@ from functools import cache
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from huiqi.clock import Clock
 from huiqi.library.errors import LifecycleError, PermissionDenied
 from huiqi.store import audit
-from huiqi.store.db import as_utc, now, read_session, write_session
+from huiqi.store.db import as_utc, read_session, write_session
 from huiqi.store.models import ROLES, AdminSession, User
 
 RANK = {role: i for i, role in enumerate(ROLES)}
@@ -70,7 +71,7 @@ class Officer:
         return RANK[self.role] >= RANK[role]
 
 
-def add_user(engine: Engine, name: str, role: str, password: str, *, actor: str = "cli") -> Officer:
+def add_user(engine: Engine, name: str, role: str, password: str, *, clock: Clock, actor: str = "cli") -> Officer:
     if not NAME.match(name):
         raise LifecycleError(f"用户名 “{name}” 无效：2–64 个字母、数字或 _.- / invalid user name")
     if role not in RANK:
@@ -80,12 +81,12 @@ def add_user(engine: Engine, name: str, role: str, password: str, *, actor: str 
     with write_session(engine) as s:
         if s.get(User, name) is not None:
             raise LifecycleError(f"用户 “{name}” 已存在 / user exists")
-        s.add(User(name=name, password_hash=hash_password(password), role=role, active=True, created_at=now()))
-        audit.record(s, actor, "user.add", f"user:{name}", after={"name": name, "role": role})
+        s.add(User(name=name, password_hash=hash_password(password), role=role, active=True, created_at=clock.now()))
+        audit.record(s, actor, "user.add", f"user:{name}", at=clock.now(), after={"name": name, "role": role})
     return Officer(name, role)
 
 
-def set_password(engine: Engine, name: str, password: str, *, actor: str = "cli") -> None:
+def set_password(engine: Engine, name: str, password: str, *, clock: Clock, actor: str = "cli") -> None:
     if len(password) < MIN_PASSWORD:
         raise LifecycleError(f"密码至少 {MIN_PASSWORD} 位 / the password needs at least {MIN_PASSWORD} characters")
     with write_session(engine) as s:
@@ -94,7 +95,7 @@ def set_password(engine: Engine, name: str, password: str, *, actor: str = "cli"
             raise LifecycleError(f"没有用户 “{name}” / no such user")
         before = user.password_hash
         user.password_hash = hash_password(password)
-        audit.record(s, actor, "user.password", f"user:{name}", before=before, after=user.password_hash)
+        audit.record(s, actor, "user.password", f"user:{name}", at=clock.now(), before=before, after=user.password_hash)
 
 
 def list_users(engine: Engine) -> list[tuple[str, str, bool]]:
@@ -128,7 +129,7 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def login(engine: Engine, name: str, password: str) -> tuple[str, Officer] | None:
+def login(engine: Engine, name: str, password: str, *, clock: Clock) -> tuple[str, Officer] | None:
     """Check the password; on success open a session and return (cookie token, officer)."""
     with read_session(engine) as s:
         user = s.get(User, name)
@@ -137,7 +138,7 @@ def login(engine: Engine, name: str, password: str) -> tuple[str, Officer] | Non
     ok = verify_password(password, stored or _dummy_hash())
     with write_session(engine) as s:
         if not ok or stored is None or user is None:
-            audit.record(s, name[:64] or "?", "login.failed", f"user:{name[:48]}")
+            audit.record(s, name[:64] or "?", "login.failed", f"user:{name[:48]}", at=clock.now())
             return None
         token = secrets.token_urlsafe(32)
         s.add(
@@ -145,21 +146,21 @@ def login(engine: Engine, name: str, password: str) -> tuple[str, Officer] | Non
                 token_hash=_token_hash(token),
                 user_name=name,
                 csrf=secrets.token_urlsafe(24),
-                created_at=now(),
-                expires_at=now() + dt.timedelta(hours=SESSION_HOURS),
+                created_at=clock.now(),
+                expires_at=clock.now() + dt.timedelta(hours=SESSION_HOURS),
             )
         )
-        audit.record(s, name, "login", f"user:{name}")
+        audit.record(s, name, "login", f"user:{name}", at=clock.now())
         return token, Officer(user.name, user.role)
 
 
-def session_officer(engine: Engine, token: str | None) -> tuple[Officer, str] | None:
+def session_officer(engine: Engine, token: str | None, *, clock: Clock) -> tuple[Officer, str] | None:
     """The officer behind a session cookie and the session's CSRF token (None if expired)."""
     if not token:
         return None
     with read_session(engine) as s:
         row = s.get(AdminSession, _token_hash(token))
-        if row is None or as_utc(row.expires_at) < now():
+        if row is None or as_utc(row.expires_at) < clock.now():
             return None
         user = s.get(User, row.user_name)
         if user is None or not user.active:
@@ -167,9 +168,9 @@ def session_officer(engine: Engine, token: str | None) -> tuple[Officer, str] | 
         return Officer(user.name, user.role), row.csrf
 
 
-def logout(engine: Engine, token: str) -> None:
+def logout(engine: Engine, token: str, *, clock: Clock) -> None:
     with write_session(engine) as s:
         row = s.get(AdminSession, _token_hash(token))
         if row is not None:
             s.delete(row)
-            audit.record(s, row.user_name, "logout", f"user:{row.user_name}")
+            audit.record(s, row.user_name, "logout", f"user:{row.user_name}", at=clock.now())

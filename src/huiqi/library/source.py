@@ -18,12 +18,12 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from huiqi.clock import Clock, from_env
 from huiqi.library.versions import contents, in_force
 from huiqi.rules.library import Library, load_library
 from huiqi.store.db import generation, make_engine, read_session
@@ -50,13 +50,13 @@ class DbLibrarySource:
         poll_interval: float = 0.2,
         migrate: bool = True,
         cache_size: int = 8,
-        today: Callable[[], dt.date] = dt.date.today,
+        clock: Clock | None = None,
     ):
         self.engine = url if isinstance(url, Engine) else make_engine(url)
         if migrate:
             upgrade(self.engine)
         self.poll_interval = poll_interval
-        self._today = today
+        self.clock: Clock = clock or from_env()
         self._live: _Live | None = None
         self._checked = float("-inf")
         self._refresh = threading.Lock()
@@ -87,7 +87,7 @@ class DbLibrarySource:
         live = self._live
         try:
             gen = generation(self.engine)
-            today = self._today()
+            today = self.clock.today()
             if live is None or gen != live.generation or today != live.day:
                 key, library = self._build(today, None)
                 self._live = _Live(gen, today, key, library)  # the atomic swap

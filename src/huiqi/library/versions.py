@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from huiqi.clock import Clock, from_env
 from huiqi.library import notify
 from huiqi.library.checks import CheckReport, check_files
 from huiqi.library.documents import DocRef, identify
@@ -30,7 +31,7 @@ from huiqi.library.errors import LifecycleError, NotFound, PermissionDenied
 from huiqi.library.officers import officer
 from huiqi.rules.library import Library, load_library
 from huiqi.store import audit
-from huiqi.store.db import as_utc, bump_generation, make_engine, now, read_session, write_session
+from huiqi.store.db import as_utc, bump_generation, make_engine, read_session, write_session
 from huiqi.store.migrate import upgrade
 from huiqi.store.models import (
     DRAFT,
@@ -154,15 +155,16 @@ def _change_dates(session: Session, after: dt.date) -> list[dt.date]:
 class Lifecycle:
     """All lifecycle actions on one database. Every write is one audited transaction."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, clock: Clock | None = None):
         self.engine = engine
+        self.clock: Clock = clock or from_env()
 
     @classmethod
-    def open(cls, url: str | None = None, *, migrate: bool = True) -> Lifecycle:
+    def open(cls, url: str | None = None, *, migrate: bool = True, clock: Clock | None = None) -> Lifecycle:
         engine = make_engine(url)
         if migrate:
             upgrade(engine)
-        return cls(engine)
+        return cls(engine, clock)
 
     # --- reading ------------------------------------------------------------------------
     def in_force(self, as_of: dt.date, known_at: dt.datetime | None = None) -> list[InForce]:
@@ -219,13 +221,14 @@ class Lifecycle:
             doc = s.get(Document, ref.id)
             if doc is not None:
                 ref = DocRef(ref.id, doc.path, ref.kind, ref.category, ref.title)
-            files = files_in_force(s, as_of or dt.date.today())
+            files = files_in_force(s, as_of or self.clock.today())
         files[ref.path] = text
         return ref, check_files(
             files,
             focus=ref.path,
             focus_policy=ref.id if ref.kind == "policy" else None,
             display={ref.path: display or ref.path},
+            today=self.clock.today(),
         )
 
     # --- writing ------------------------------------------------------------------------
@@ -259,7 +262,7 @@ class Lifecycle:
                         f"{rel}: 数据库中的 {ref.id} 内容不同；请走提交、审核、发布流程 / "
                         "differs from the database; submit and publish it as a change"
                     )
-                doc = _new_document(s, ref)
+                doc = _new_document(s, ref, self.clock.now())
                 v = Version(
                     document_id=doc.id,
                     number=1,
@@ -269,18 +272,20 @@ class Lifecycle:
                     parent_id=None,
                     diff=unified_diff("", text, rel, "无", "v1"),
                     author=who,
-                    created_at=now(),
+                    created_at=self.clock.now(),
                     note=f"从 {root} 导入 / imported",
                     published_by=who,
-                    published_at=now(),
+                    published_at=self.clock.now(),
                     effective_from=effective,
                     publish_note="导入 / import",
                 )
                 s.add(v)
                 s.flush()
-                audit.record(s, who, "import", f"version:{v.id}", after=_snapshot(v), detail={"path": rel})
+                audit.record(
+                    s, who, "import", f"version:{v.id}", at=self.clock.now(), after=_snapshot(v), detail={"path": rel}
+                )
                 imported.append(ref.id)
-            gen = bump_generation(s) if imported else _generation(s)
+            gen = bump_generation(s, self.clock.now()) if imported else _generation(s)
         return ImportReport(imported, unchanged, gen)
 
     def create_draft(
@@ -304,7 +309,7 @@ class Lifecycle:
             )
         with write_session(self.engine) as s:
             who = officer(s, author, "editor").name
-            doc = s.get(Document, ref.id) or _new_document(s, ref)
+            doc = s.get(Document, ref.id) or _new_document(s, ref, self.clock.now())
             base = _latest_published(s, doc.id)
             if base is not None and base.content_hash == content_hash(text):
                 raise LifecycleError("与当前发布版本相同，没有改动 / no change from the published version")
@@ -320,18 +325,20 @@ class Lifecycle:
                     base.content if base else "", text, doc.path, f"v{base.number}" if base else "无", f"v{number}"
                 ),
                 author=who,
-                created_at=now(),
+                created_at=self.clock.now(),
                 note=note.strip(),
             )
             s.add(v)
             s.flush()
-            audit.record(s, who, "draft", f"version:{v.id}", after=_snapshot(v), detail={"note": v.note})
+            audit.record(
+                s, who, "draft", f"version:{v.id}", at=self.clock.now(), after=_snapshot(v), detail={"note": v.note}
+            )
             return v
 
     def submit(self, version_id: int, *, actor: str) -> Version:
         """Draft → in review. The change must already pass lint and the tests."""
         v = self.version(version_id)
-        self._require_checks(v, dt.date.today())
+        self._require_checks(v, self.clock.today())
         with write_session(self.engine) as s:
             who = officer(s, actor, "editor").name
             v = _get(s, version_id)
@@ -340,8 +347,8 @@ class Lifecycle:
                     f"版本 #{v.id} 的状态是 {v.state}，只有草稿可以提交 / only drafts can be submitted"
                 )
             before = _snapshot(v)
-            v.state, v.submitted_by, v.submitted_at = IN_REVIEW, who, now()
-            audit.record(s, who, "submit", f"version:{v.id}", before=before, after=_snapshot(v))
+            v.state, v.submitted_by, v.submitted_at = IN_REVIEW, who, self.clock.now()
+            audit.record(s, who, "submit", f"version:{v.id}", at=self.clock.now(), before=before, after=_snapshot(v))
             return v
 
     def reject(self, version_id: int, *, actor: str, note: str) -> Version:
@@ -353,7 +360,16 @@ class Lifecycle:
                 raise LifecycleError(f"版本 #{v.id} 不在审核中 / not in review")
             before = _snapshot(v)
             v.state = DRAFT
-            audit.record(s, who, "reject", f"version:{v.id}", before=before, after=_snapshot(v), detail={"note": note})
+            audit.record(
+                s,
+                who,
+                "reject",
+                f"version:{v.id}",
+                at=self.clock.now(),
+                before=before,
+                after=_snapshot(v),
+                detail={"note": note},
+            )
             return v
 
     def publish(
@@ -371,7 +387,7 @@ class Lifecycle:
         date is not before that one's; and the library with this version loads and passes
         every test on the effective date and on every later date something else changes.
         """
-        effective = effective or dt.date.today()
+        effective = effective or self.clock.today()
         with write_session(self.engine) as s:
             who = officer(s, actor, "publisher").name
             v = _get(s, version_id)
@@ -398,7 +414,7 @@ class Lifecycle:
                     "effective date before the current version's"
                 )
             old_files = files_in_force(s, effective)
-            report, new_library = _check_change(s, doc, v.content, effective)
+            report, new_library = _check_change(s, doc, v.content, effective, self.clock.today())
             if not report.ok:
                 raise LifecycleError(
                     f"版本 #{v.id} 未通过检查，不能发布 / it does not pass lint and tests", report.problems
@@ -407,13 +423,21 @@ class Lifecycle:
             if current is not None and current.state == PUBLISHED:
                 prev_before = _snapshot(current)
                 current.state, current.superseded_by = SUPERSEDED, v.id
-                audit.record(s, who, "supersede", f"version:{current.id}", before=prev_before, after=_snapshot(current))
-            v.state, v.published_by, v.published_at = PUBLISHED, who, now()
+                audit.record(
+                    s,
+                    who,
+                    "supersede",
+                    f"version:{current.id}",
+                    at=self.clock.now(),
+                    before=prev_before,
+                    after=_snapshot(current),
+                )
+            v.state, v.published_by, v.published_at = PUBLISHED, who, self.clock.now()
             v.effective_from, v.publish_note = effective, note.strip() or None
             ref = identify(v.content, path=doc.path)
             if ref is not None and ref.kind == "policy":
                 doc.category, doc.title = ref.category, ref.title
-            _announce(s, "publish", v, doc, who, effective, note, before, old_files, new_library)
+            _announce(s, "publish", v, doc, who, effective, note, before, old_files, new_library, self.clock)
             return v
 
     def withdraw(
@@ -426,7 +450,7 @@ class Lifecycle:
     ) -> Version:
         """Withdraw a version. A published one stops being in force from ``effective``
         (the library without it must still pass); a draft or one in review is abandoned."""
-        effective = effective or dt.date.today()
+        effective = effective or self.clock.today()
         if not note.strip():
             raise LifecycleError("请写明撤回原因 / a reason is required")
         with write_session(self.engine) as s:
@@ -436,8 +460,10 @@ class Lifecycle:
             if v.state in (DRAFT, IN_REVIEW):
                 who = officer(s, actor, "editor").name
                 before = _snapshot(v)
-                v.state, v.withdrawn_by, v.withdrawn_at, v.withdraw_note = WITHDRAWN, who, now(), note
-                audit.record(s, who, "abandon", f"version:{v.id}", before=before, after=_snapshot(v))
+                v.state, v.withdrawn_by, v.withdrawn_at, v.withdraw_note = WITHDRAWN, who, self.clock.now(), note
+                audit.record(
+                    s, who, "abandon", f"version:{v.id}", at=self.clock.now(), before=before, after=_snapshot(v)
+                )
                 return v
             who = officer(s, actor, "publisher").name
             if v.state != PUBLISHED:
@@ -447,13 +473,13 @@ class Lifecycle:
             if v.effective_from is not None and effective < v.effective_from:
                 raise LifecycleError(f"撤回日期早于生效日期 {v.effective_from} / before the effective date")
             old_files = files_in_force(s, effective)
-            report, new_library = _check_change(s, doc, None, effective)
+            report, new_library = _check_change(s, doc, None, effective, self.clock.today())
             if not report.ok:
                 raise LifecycleError("撤回后政策库无法通过检查 / the library fails without it", report.problems)
             before = _snapshot(v)
-            v.state, v.withdrawn_by, v.withdrawn_at = WITHDRAWN, who, now()
+            v.state, v.withdrawn_by, v.withdrawn_at = WITHDRAWN, who, self.clock.now()
             v.withdrawn_from, v.withdraw_note = effective, note.strip()
-            _announce(s, "withdraw", v, doc, who, effective, note, before, old_files, new_library)
+            _announce(s, "withdraw", v, doc, who, effective, note, before, old_files, new_library, self.clock)
             return v
 
     # --- helpers for CLI automation ------------------------------------------------------
@@ -476,7 +502,7 @@ class Lifecycle:
     def export(self, out: Path, as_of: dt.date | None = None, known_at: dt.datetime | None = None) -> list[Path]:
         """Write the library in force on ``as_of`` as YAML files, byte for byte as stored."""
         written = []
-        for rel, text in sorted(self.files_for(as_of or dt.date.today(), known_at).items()):
+        for rel, text in sorted(self.files_for(as_of or self.clock.today(), known_at).items()):
             path = out / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8", newline="")
@@ -487,7 +513,7 @@ class Lifecycle:
         with read_session(self.engine) as s:
             doc = s.get(Document, v.document_id)
             assert doc is not None
-            report, _ = _check_change(s, doc, v.content, max(as_of, v.effective_from or as_of))
+            report, _ = _check_change(s, doc, v.content, max(as_of, v.effective_from or as_of), self.clock.today())
         if not report.ok:
             raise LifecycleError(f"版本 #{v.id} 未通过检查 / it does not pass lint and tests", report.problems)
 
@@ -500,7 +526,7 @@ def _load(files: dict[str, str]) -> Library | None:
 
 
 def _check_change(
-    s: Session, doc: Document, text: str | None, effective: dt.date
+    s: Session, doc: Document, text: str | None, effective: dt.date, today: dt.date
 ) -> tuple[CheckReport, Library | None]:
     """The library with ``doc`` replaced by ``text`` (or removed) on ``effective`` and on
     every later date where something already published changes, must load and pass."""
@@ -513,7 +539,7 @@ def _check_change(
         else:
             files[doc.path] = text
         focus_policy = doc.id if (doc.kind == "policy" and text is not None) else None
-        r = check_files(files, focus=doc.path, focus_policy=focus_policy)
+        r = check_files(files, focus=doc.path, focus_policy=focus_policy, today=today)
         if i == 0:
             report.warnings = r.warnings
             report.cases_passed = r.cases_passed
@@ -546,11 +572,11 @@ def _latest_published(s: Session, doc_id: str) -> Version | None:
     ).first()
 
 
-def _new_document(s: Session, ref: DocRef) -> Document:
+def _new_document(s: Session, ref: DocRef, at: dt.datetime) -> Document:
     clash = s.scalar(select(Document).where(Document.path == ref.path))
     if clash is not None:
         raise LifecycleError(f"路径 {ref.path} 已被文档 {clash.id} 使用 / path already used")
-    doc = Document(id=ref.id, path=ref.path, kind=ref.kind, created_at=now(), category=ref.category, title=ref.title)
+    doc = Document(id=ref.id, path=ref.path, kind=ref.kind, created_at=at, category=ref.category, title=ref.title)
     s.add(doc)
     s.flush()
     return doc
@@ -587,17 +613,19 @@ def _announce(
     before: Any,
     old_files: Any,
     new_library: Any,
+    clock: Clock,
 ) -> None:
     """A publish or withdrawal goes live: bump the generation the servers poll, record the
     event and the audit row, and notify the affected subscribers — one transaction."""
-    gen = bump_generation(s)
+    at = clock.now()
+    gen = bump_generation(s, at)
     event = PublishEvent(
         kind=kind,
         version_id=v.id,
         document_id=doc.id,
         effective_on=effective,
         actor=who,
-        at=now(),
+        at=at,
         generation=gen,
     )
     s.add(event)
@@ -607,8 +635,9 @@ def _announce(
         who,
         kind,
         f"version:{v.id}",
+        at=at,
         before=before,
         after=_snapshot(v),
         detail={"effective": effective, "note": note, "event": event.id, "generation": gen},
     )
-    notify.fanout(s, event, doc, lambda: _load(old_files), lambda: new_library)
+    notify.fanout(s, event, doc, lambda: _load(old_files), lambda: new_library, at=at)

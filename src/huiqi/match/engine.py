@@ -11,6 +11,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from huiqi import clock
 from huiqi.match import explain
 from huiqi.match.result import MatchResult
 from huiqi.profile import Profile, parse_profile
@@ -45,7 +46,7 @@ def answer(
     """The match result of ARCHITECTURE.md as JSON-ready data (see ``match``)."""
     if not isinstance(profile, Profile):
         profile = parse_profile(profile)
-    as_of = as_of or dt.date.today()
+    as_of = as_of or clock.from_env().today()  # the public edge: callers below pass a date
     library = library or default_library()
     variables, evaluations = library.evaluate(profile, as_of, policy_ids)
     facts = profile.facts()

@@ -348,7 +348,10 @@ def lint_library(
     files: Mapping[str, str] | None = None,
     today: dt.date | None = None,
 ) -> tuple[Library | None, list[Problem]]:
-    """Load the library and report every problem: errors (it will not load) and warnings."""
+    """Load the library and report every problem: errors (it will not load) and warnings.
+
+    ``today`` enables the warnings that depend on the date (expired, not verified lately).
+    """
     problems: list[Problem] = []
     if files is not None:
         root = root or Path("<db>")
@@ -550,15 +553,14 @@ def _policy_warnings(
     """Library-level checks that do not stop loading: currency of the facts, test inputs."""
     from huiqi.profile import ProfileError, parse_profile
 
-    today = today or dt.date.today()
     out: list[Problem] = []
 
     def warn(loc: list[str | int], message: str) -> None:
         out.append(Problem(path, yamlfile.line_of(doc, loc), message, "warning", pdef.id))
 
-    if pdef.valid_to is not None and pdef.valid_to < today:
+    if today is not None and pdef.valid_to is not None and pdef.valid_to < today:
         warn(["valid_to"], f"政策已于 {pdef.valid_to} 到期 / expired on {pdef.valid_to}")
-    if (today - pdef.last_verified).days > STALE_AFTER_DAYS:
+    if today is not None and (today - pdef.last_verified).days > STALE_AFTER_DAYS:
         warn(
             ["last_verified"],
             f"超过{STALE_AFTER_DAYS}天未核实（上次 {pdef.last_verified}） / not verified "

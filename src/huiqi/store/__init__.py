@@ -10,7 +10,6 @@ from huiqi.store.db import (
     database_url,
     generation,
     make_engine,
-    now,
     read_session,
     write_session,
 )
@@ -24,7 +23,6 @@ __all__ = [
     "generation",
     "head_revision",
     "make_engine",
-    "now",
     "read_session",
     "upgrade",
     "write_session",

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from huiqi.store.db import as_utc, now
+from huiqi.store.db import as_utc
 from huiqi.store.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -56,18 +56,18 @@ def record(
     action: str,
     target: str,
     *,
+    at: dt.datetime,
     before: Any = None,
     after: Any = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one row in the caller's (write-locked) transaction.
+    """Append one row, made at ``at``, in the caller's (write-locked) transaction.
 
     ``before`` / ``after`` are the states the action changed; only their hashes are kept.
     """
     last = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar()
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.row_hash
-    at = now()
     before_hash = None if before is None else digest(before)
     after_hash = None if after is None else digest(after)
     detail_text = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False, default=str)

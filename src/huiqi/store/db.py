@@ -26,10 +26,6 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("HUIQI_DB") or DEFAULT_URL
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def as_utc(value: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes (they were stored as UTC); PostgreSQL aware ones."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -92,12 +88,12 @@ def write_session(engine: Engine, *, global_lock: bool = True) -> Iterator[Sessi
         yield session
 
 
-def bump_generation(session: Session) -> int:
-    """Mark, in the caller's transaction, that what is in force has changed."""
+def bump_generation(session: Session, at: dt.datetime) -> int:
+    """Mark, in the caller's transaction, that what is in force has changed (at ``at``)."""
     state = session.get(LibraryState, 1)
     assert state is not None, "library_state row missing: run the migrations"
     state.generation += 1
-    state.changed_at = now()
+    state.changed_at = at
     session.flush()
     return state.generation
 

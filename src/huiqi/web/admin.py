@@ -58,7 +58,7 @@ def _lifecycle(request: Request) -> Lifecycle:
         engine = getattr(getattr(state, "source", None), "engine", None)
         if engine is None:
             raise HTTPException(503, "政策库未连接数据库：请设置 HUIQI_DB 后启动 / no lifecycle database")
-        lc = Lifecycle(engine)
+        lc = Lifecycle(engine, state.clock)
         state.lifecycle = lc
     return lc
 
@@ -73,7 +73,7 @@ class Ctx:
 def _ctx(request: Request, role: str = "viewer") -> Ctx | RedirectResponse:
     """The logged-in officer (who must hold ``role``), or a redirect to the login page."""
     lc = _lifecycle(request)
-    found = session_officer(lc.engine, request.cookies.get(COOKIE))
+    found = session_officer(lc.engine, request.cookies.get(COOKIE), clock=lc.clock)
     if found is None:
         if request.method != "GET" or request.url.path.startswith("/admin/api/"):
             raise HTTPException(401, "请先登录 / log in first")
@@ -139,7 +139,7 @@ def login_submit(
     next: Annotated[str, Form()] = "/admin",
 ) -> Response:
     lc = _lifecycle(request)
-    result = login(lc.engine, name.strip(), password)
+    result = login(lc.engine, name.strip(), password, clock=lc.clock)
     if result is None:
         page = _page(request, "login.html", None, next=next, error="用户名或密码不正确", name=name)
         page.status_code = 401
@@ -166,7 +166,7 @@ def logout_submit(request: Request, csrf: Annotated[str, Form()] = "") -> Respon
     _check_csrf(ctx, csrf)
     token = request.cookies.get(COOKIE)
     if token:
-        logout(ctx.lc.engine, token)
+        logout(ctx.lc.engine, token, clock=ctx.lc.clock)
     response = RedirectResponse("/admin/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -178,7 +178,7 @@ def index(request: Request) -> Response:
     ctx = _ctx(request)
     if not isinstance(ctx, Ctx):
         return ctx
-    today = dt.date.today()
+    today = ctx.lc.clock.today()
     in_force = {r.document_id: r for r in ctx.lc.in_force(today)}
     versions = ctx.lc.versions()
     pending = [v for v in versions if v.state == "in_review"]
@@ -204,7 +204,7 @@ def document_page(request: Request, doc_id: str) -> Response:
         doc = ctx.lc.document(doc_id)
     except NotFound as e:
         raise HTTPException(404, e.message) from e
-    in_force = {r.document_id: r.version_id for r in ctx.lc.in_force(dt.date.today())}
+    in_force = {r.document_id: r.version_id for r in ctx.lc.in_force(ctx.lc.clock.today())}
     return _page(
         request,
         "document.html",
@@ -304,7 +304,7 @@ def version_page(request: Request, version_id: int) -> Response:
         v=v,
         doc=doc,
         report=report,
-        today=dt.date.today(),
+        today=ctx.lc.clock.today(),
         four_eyes=v.author == ctx.officer.name,
     )
 
@@ -376,7 +376,7 @@ def impact_page(request: Request, version_id: int, as_of: str = "") -> Response:
     except NotFound as e:
         raise HTTPException(404, e.message) from e
     doc = ctx.lc.document(v.document_id)
-    date = _date(as_of) or v.effective_from or dt.date.today()
+    date = _date(as_of) or v.effective_from or ctx.lc.clock.today()
     registry = os.environ.get("HUIQI_REGISTRY")
     source = Path(registry) if registry and Path(registry).exists() else examples_dir()
     _, report = ctx.lc.check_text(v.content, filename=Path(doc.path).name, as_of=date, display=doc.path)
@@ -426,7 +426,7 @@ def lint_api(request: Request, body: LintRequest) -> Response:
     ref, report = ctx.lc.check_text(body.text, filename=body.filename, as_of=body.as_of)
     preview = []
     if report.library is not None and ref is not None and ref.kind == "policy":
-        as_of = body.as_of or dt.date.today()
+        as_of = body.as_of or ctx.lc.clock.today()
         for name, data in _examples():
             try:
                 result = match(parse_profile(data), as_of, report.library, [ref.id])
@@ -510,6 +510,7 @@ def subscribe_api(request: Request, body: SubscriptionRequest) -> dict[str, Any]
             webhook_url=body.webhook_url,
             webhook_secret=body.webhook_secret,
             email=body.email,
+            clock=lc.clock,
         )
     except LifecycleError as e:
         raise HTTPException(422, " ".join([e.message, *e.problems])) from e

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from huiqi.clock import Clock
 from huiqi.match import MatchResult, answer
 from huiqi.profile import FIELDS, Profile, ProfileError, parse_profile
 from huiqi.profile import industry as gbt4754
@@ -32,6 +33,12 @@ LATEST = dt.date(2100, 12, 31)
 LEVEL_NAMES = {1: "门类", 2: "大类", 3: "中类", 4: "小类"}
 
 
+def today(request: Request) -> dt.date:
+    """The city's date on the app's clock (the one clock: see ``huiqi.clock``)."""
+    clock: Clock = request.app.state.clock
+    return clock.today()
+
+
 def library(request: Request, as_of: dt.date | None = None) -> Library:
     """The library for this request: asked of the source every time (it may be swapped).
 
@@ -39,7 +46,7 @@ def library(request: Request, as_of: dt.date | None = None) -> Library:
     """
     state = request.app.state
     source: LibrarySource = state.source
-    if as_of is not None and as_of != dt.date.today():
+    if as_of is not None and as_of != today(request):
         return source.library_for(as_of)
     lib = source.current()
     if state.freeze_gc and state.frozen_library != id(lib):
@@ -149,7 +156,7 @@ async def match_endpoint(request: Request, body: MatchRequest) -> Response:
         errors += [x for x in profile_errors(e.problems) if ".".join(x.field.split(".")[:2]) not in typed]
     if errors:
         return invalid_input(request, errors)  # 422 problem naming every field
-    data = answer(profile, body.as_of, library(request, body.as_of))
+    data = answer(profile, body.as_of or today(request), library(request, body.as_of))
     return Response(orjson.dumps(data), media_type="application/json")
 
 
@@ -196,7 +203,7 @@ async def policies_endpoint(
     if errors:
         return invalid_input(request, errors)
     found = catalog.filter_policies(
-        lib, category=category, region=region, industry=industry, in_force_on=in_force_on, q=q
+        lib, category=category, region=region, industry=industry, in_force_on=in_force_on, q=q, today=today(request)
     )
     return catalog.PolicyList(count=len(found), in_force_on=in_force_on, policies=[catalog.summary(p) for p in found])
 

@@ -327,11 +327,11 @@ def filter_policies(
     industry: str | None = None,
     in_force_on: dt.date | None = None,
     q: str | None = None,
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> list[Policy]:
     """The library's policies that pass every given filter, in a stable reading order."""
     words = [w.casefold() for w in (q or "").split()]
-    on = in_force_on or today or dt.date.today()
+    on = in_force_on or today
     out = []
     for policy in library.policies:
         d = policy.definition

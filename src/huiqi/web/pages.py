@@ -23,7 +23,7 @@ from huiqi.profile import FIELDS
 from huiqi.profile import industry as gbt4754
 from huiqi.rules import Library
 from huiqi.web import catalog, forms
-from huiqi.web.api import library
+from huiqi.web.api import library, today
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -133,7 +133,7 @@ def _calculator(
             "result": result,
             "groups": groups,
             "by_unit": totals_by_unit(result) if result else [],
-            "today": dt.date.today().isoformat(),
+            "today": today(request).isoformat(),
             "page": "calculator",
         },
         status,
@@ -155,7 +155,7 @@ async def calculator_submit(request: Request) -> HTMLResponse:
     if state.profile is None:
         return _calculator(request, state, None, 422 if state.filled or state.errors else 200)
     lib: Library = library(request, state.as_of_date)
-    result = match(state.profile, state.as_of_date, lib)
+    result = match(state.profile, state.as_of_date or today(request), lib)
     return _calculator(request, state, result)
 
 
@@ -192,7 +192,13 @@ async def policies_page(request: Request) -> HTMLResponse:
             errors["in_force_on"] = "应为日期，格式 YYYY-MM-DD"
     lib: Library = library(request)
     found = catalog.filter_policies(
-        lib, category=category, region=region, industry=industry, in_force_on=in_force_on, q=values["q"]
+        lib,
+        category=category,
+        region=region,
+        industry=industry,
+        in_force_on=in_force_on,
+        q=values["q"],
+        today=today(request),
     )
     filtered = any(values.values())
     return _render(
@@ -204,7 +210,7 @@ async def policies_page(request: Request) -> HTMLResponse:
             "values": values,
             "errors": errors,
             "filtered": filtered,
-            "today": dt.date.today(),
+            "today": today(request),
             "page": "policies",
         },
         422 if errors else 200,
@@ -221,7 +227,7 @@ async def policy_page(request: Request, policy_id: str) -> Response:
     return _render(
         request,
         "policy.html",
-        {"p": info, "in_force": policy.definition.in_force(dt.date.today()), "page": "policies"},
+        {"p": info, "in_force": policy.definition.in_force(today(request)), "page": "policies"},
     )
 
 
