@@ -1,0 +1,390 @@
+"""The transparency log in the platform database: leaves, tiles, shards and checkpoints.
+
+Appending writes the leaf rows and extends the C2SP tiles (256 hashes of one tree level
+per row, see :mod:`huiqi.trust.schema`), so a proof reads a handful of tile rows and hashes
+at most 255 nodes per tile; nothing ever rehashes the whole log.
+
+Every method takes an optional ``conn``: pass the caller's connection to append in the
+caller's transaction (the officers' audit does), or leave it out for a transaction of
+the log's own. Appenders of one shard are serialised by a lock on its ``tlog_shards`` row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, tuple_
+
+from huiqi.clock import Clock
+from huiqi.trust import merkle
+from huiqi.trust.entries import canonical_entry, format_time, shard_of
+from huiqi.trust.errors import DuplicateEntryError, EntryError, LogError, ProofError
+from huiqi.trust.merkle import HASH_SIZE, leaf_hash, node_hash
+from huiqi.trust.note import Checkpoint, Note, NoteSignature, Signer, parse_note, sign_note
+from huiqi.trust.schema import checkpoints, leaves, shards, tiles
+
+#: The city's log origins are ``linjiang.example/huiqi/<year>``.
+DEFAULT_PREFIX = "linjiang.example/huiqi"
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+_CHUNK = 500  # rows per IN (...) query
+
+
+@dataclass(frozen=True)
+class LoggedEntry:
+    """Where an entry landed: shard, origin, index and leaf hash (and the canonical bytes)."""
+
+    shard: str
+    origin: str
+    index: int
+    leaf_hash: bytes
+    entry: bytes
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    shard: str
+    size: int
+    root: bytes
+    note: Note
+    created_at: dt.datetime
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint.parse(self.note.text)
+
+
+def perfect_root(buf: bytes, count: int) -> bytes:
+    """Root of ``count`` (a power of two) hashes laid end to end in ``buf``."""
+    level = [buf[i * HASH_SIZE : (i + 1) * HASH_SIZE] for i in range(count)]
+    while len(level) > 1:
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+class TransparencyLog:
+    """An append-only, sharded Merkle log of typed entries (RFC 6962 hashing, C2SP formats)."""
+
+    def __init__(self, engine: Engine, *, clock: Clock, prefix: str = DEFAULT_PREFIX):
+        self.engine = engine
+        self.clock = clock
+        self.prefix = prefix.rstrip("/")
+
+    # --- naming ---------------------------------------------------------------------------
+
+    def origin(self, shard: str) -> str:
+        return f"{self.prefix}/{shard}"
+
+    def shard_of_origin(self, origin: str) -> str:
+        head, _, shard = origin.rpartition("/")
+        if head != self.prefix or not shard:
+            raise LogError(f"不是本日志的来源：{origin}", f"not an origin of this log: {origin}", field="origin")
+        return shard
+
+    def current_shard(self) -> str:
+        return shard_of(self.clock.now())
+
+    @contextmanager
+    def _tx(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as c:
+                yield c
+
+    # --- appending --------------------------------------------------------------------------
+
+    def append(
+        self, entry: Mapping[str, Any], *, natural_key: str | None = None, conn: Connection | None = None
+    ) -> LoggedEntry:
+        """Append one entry (``time`` defaults to the clock's now); see :meth:`append_many`."""
+        return self.append_many([entry], natural_keys=[natural_key], conn=conn)[0]
+
+    def append_many(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        *,
+        natural_keys: Sequence[str | None] | None = None,
+        conn: Connection | None = None,
+    ) -> list[LoggedEntry]:
+        """Append entries in order, all or none. Each goes to the shard of its ``time``'s year.
+
+        An entry whose natural key is already logged raises :class:`DuplicateEntryError`.
+        """
+        keys = list(natural_keys) if natural_keys is not None else [None] * len(entries)
+        if len(keys) != len(entries):
+            raise EntryError(
+                "自然键与条目数量不一致", "natural_keys and entries differ in length", field="natural_keys"
+            )
+        prepared: list[tuple[str, bytes, str, str, str | None]] = []
+        for entry, key in zip(entries, keys, strict=True):
+            if isinstance(entry, Mapping):
+                when = entry.get("time")
+                if when is None:
+                    entry = {**entry, "time": format_time(self.clock.now())}
+                elif isinstance(when, dt.datetime):
+                    entry = {**entry, "time": format_time(when)}
+            data, kind, at = canonical_entry(entry)
+            if key is not None and (not key or len(key) > 255):
+                raise EntryError(
+                    "自然键须为 1 到 255 个字符", "a natural key is 1 to 255 characters", field="natural_key"
+                )
+            prepared.append((shard_of(at), data, kind, format_time(at), key))
+        named = [k for k in keys if k is not None]
+        if len(set(named)) != len(named):
+            dup = next(k for k in named if named.count(k) > 1)
+            raise DuplicateEntryError(dup, -1, "batch")
+        out: list[LoggedEntry] = []
+        with self._tx(conn) as c:
+            for i in range(0, len(named), _CHUNK):
+                row = c.execute(
+                    sa.select(leaves.c.natural_key, leaves.c.shard, leaves.c.idx)
+                    .where(leaves.c.natural_key.in_(named[i : i + _CHUNK]))
+                    .limit(1)
+                ).first()
+                if row is not None:
+                    raise DuplicateEntryError(row.natural_key, row.idx, row.shard)
+            by_shard: dict[str, list[tuple[bytes, str, str, str | None]]] = {}
+            for shard, data, kind, when, key in prepared:
+                by_shard.setdefault(shard, []).append((data, kind, when, key))
+            placed: dict[int, LoggedEntry] = {}
+            for shard, items in by_shard.items():
+                start = self._lock_shard(c, shard)
+                hashes = [leaf_hash(data) for data, _, _, _ in items]
+                c.execute(
+                    leaves.insert(),
+                    [
+                        {
+                            "shard": shard,
+                            "idx": start + i,
+                            "type": kind,
+                            "time": when,
+                            "natural_key": key,
+                            "entry": data,
+                        }
+                        for i, (data, kind, when, key) in enumerate(items)
+                    ],
+                )
+                self._extend_tiles(c, shard, start, hashes)
+                c.execute(shards.update().where(shards.c.shard == shard).values(size=start + len(items)))
+                for i, ((data, _, _, _), h) in enumerate(zip(items, hashes, strict=True)):
+                    placed[id(data)] = LoggedEntry(shard, self.origin(shard), start + i, h, data)
+            out = [placed[id(data)] for _, data, _, _, _ in prepared]
+        return out
+
+    def _lock_shard(self, c: Connection, shard: str) -> int:
+        """Lock the shard's row (creating it) and return its size: one appender per shard at a time."""
+        for _ in range(3):
+            # An UPDATE first: on SQLite it takes the write lock before anything is read, on
+            # PostgreSQL it locks the row until the transaction ends.
+            if c.execute(shards.update().where(shards.c.shard == shard).values(size=shards.c.size)).rowcount:
+                size = c.execute(sa.select(shards.c.size).where(shards.c.shard == shard)).scalar_one()
+                return int(size)
+            try:
+                with c.begin_nested():
+                    c.execute(shards.insert().values(shard=shard, origin=self.origin(shard), size=0))
+            except sa.exc.IntegrityError:
+                continue  # another appender created it first: lock it on the next round
+        raise LogError(f"无法锁定分片 {shard}", f"could not lock shard {shard}", field="shard")
+
+    def _extend_tiles(self, c: Connection, shard: str, start: int, hashes: list[bytes]) -> None:
+        level, count, new = 0, start, hashes
+        while new:
+            first, offset = divmod(count, TILE_WIDTH)
+            prefix = b""
+            if offset:
+                prefix = self._tile(c, shard, level, first)
+                if len(prefix) != offset * HASH_SIZE:
+                    raise LogError(
+                        f"分片 {shard} 的瓦片 {level}/{first} 已损坏",
+                        f"tile {level}/{first} of shard {shard} is damaged",
+                        field="tiles",
+                    )
+            buf = prefix + b"".join(new)
+            total = offset + len(new)
+            upper: list[bytes] = []
+            inserts = []
+            for t in range(-(-total // TILE_WIDTH)):
+                chunk = buf[t * TILE_WIDTH * HASH_SIZE : (t + 1) * TILE_WIDTH * HASH_SIZE]
+                if t == 0 and offset:
+                    c.execute(
+                        tiles.update()
+                        .where(tiles.c.shard == shard, tiles.c.level == level, tiles.c.idx == first)
+                        .values(hashes=chunk)
+                    )
+                else:
+                    inserts.append({"shard": shard, "level": level, "idx": first + t, "hashes": chunk})
+                if len(chunk) == TILE_WIDTH * HASH_SIZE:
+                    upper.append(perfect_root(chunk, TILE_WIDTH))
+            if inserts:
+                c.execute(tiles.insert(), inserts)
+            level, count, new = level + 1, count // TILE_WIDTH, upper
+
+    @staticmethod
+    def _tile(c: Connection, shard: str, level: int, index: int) -> bytes:
+        value = c.execute(
+            sa.select(tiles.c.hashes).where(tiles.c.shard == shard, tiles.c.level == level, tiles.c.idx == index)
+        ).scalar()
+        return bytes(value) if value is not None else b""
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def size(self, shard: str, *, conn: Connection | None = None) -> int:
+        with self._tx(conn) as c:
+            return int(c.execute(sa.select(shards.c.size).where(shards.c.shard == shard)).scalar() or 0)
+
+    def shards(self, *, conn: Connection | None = None) -> list[str]:
+        with self._tx(conn) as c:
+            return [r[0] for r in c.execute(sa.select(shards.c.shard).order_by(shards.c.shard))]
+
+    def entry(self, shard: str, index: int, *, conn: Connection | None = None) -> bytes:
+        with self._tx(conn) as c:
+            value = c.execute(sa.select(leaves.c.entry).where(leaves.c.shard == shard, leaves.c.idx == index)).scalar()
+        if value is None:
+            raise LogError(f"分片 {shard} 没有第 {index} 条", f"shard {shard} has no entry {index}", field="index")
+        return bytes(value)
+
+    def find(self, natural_key: str, *, conn: Connection | None = None) -> LoggedEntry | None:
+        """The entry logged under ``natural_key``, if any."""
+        with self._tx(conn) as c:
+            row = c.execute(
+                sa.select(leaves.c.shard, leaves.c.idx, leaves.c.entry).where(leaves.c.natural_key == natural_key)
+            ).first()
+        if row is None:
+            return None
+        data = bytes(row.entry)
+        return LoggedEntry(row.shard, self.origin(row.shard), int(row.idx), leaf_hash(data), data)
+
+    def _nodes(self, c: Connection, shard: str, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Hashes of perfect subtrees ``(level, index)``, each from one tile row."""
+        where: dict[tuple[int, int], tuple[int, int, int]] = {}
+        for level, index in wanted:
+            t, r = divmod(level, TILE_HEIGHT)
+            pos = index << r
+            where[(level, index)] = (t, pos // TILE_WIDTH, r)
+        keys = sorted({(t, i) for t, i, _ in where.values()})
+        got: dict[tuple[int, int], bytes] = {}
+        for i in range(0, len(keys), _CHUNK):
+            rows = c.execute(
+                sa.select(tiles.c.level, tiles.c.idx, tiles.c.hashes).where(
+                    tiles.c.shard == shard, tuple_(tiles.c.level, tiles.c.idx).in_(keys[i : i + _CHUNK])
+                )
+            )
+            got.update({(r.level, r.idx): bytes(r.hashes) for r in rows})
+        out: dict[tuple[int, int], bytes] = {}
+        for (level, index), (t, tile_index, r) in where.items():
+            buf = got.get((t, tile_index), b"")
+            off = ((index << r) % TILE_WIDTH) * HASH_SIZE
+            part = buf[off : off + (HASH_SIZE << r)]
+            if len(part) != HASH_SIZE << r:
+                raise LogError(
+                    f"分片 {shard} 缺少瓦片 {t}/{tile_index}",
+                    f"shard {shard} lacks tile {t}/{tile_index}",
+                    field="tiles",
+                )
+            out[(level, index)] = perfect_root(part, 1 << r)
+        return out
+
+    def _range_hashes(self, c: Connection, shard: str, ranges: list[tuple[int, int]]) -> list[bytes]:
+        pieces = [merkle.perfect_subtrees(lo, hi) for lo, hi in ranges]
+        nodes = self._nodes(c, shard, {n for p in pieces for n in p})
+        return [merkle.fold([nodes[n] for n in p]) for p in pieces]
+
+    def _check_size(self, c: Connection, shard: str, size: int) -> None:
+        have = self.size(shard, conn=c)
+        if not 0 <= size <= have:
+            raise ProofError(
+                f"分片 {shard} 只有 {have} 条，没有大小为 {size} 的树",
+                f"shard {shard} holds {have} entries, no tree of size {size}",
+                field="size",
+            )
+
+    def root(self, shard: str, size: int | None = None, *, conn: Connection | None = None) -> bytes:
+        """The root hash of the shard's tree at ``size`` (default: now)."""
+        with self._tx(conn) as c:
+            if size is None:
+                size = self.size(shard, conn=c)
+            self._check_size(c, shard, size)
+            if size == 0:
+                return merkle.EMPTY_ROOT
+            return self._range_hashes(c, shard, [(0, size)])[0]
+
+    def inclusion_proof(self, shard: str, index: int, size: int, *, conn: Connection | None = None) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
+        with self._tx(conn) as c:
+            self._check_size(c, shard, size)
+            if not 0 <= index < size:
+                raise ProofError(
+                    f"序号 {index} 不在大小为 {size} 的树内", f"index {index} outside a tree of {size}", field="index"
+                )
+            return self._range_hashes(c, shard, merkle.inclusion_ranges(index, size))
+
+    def consistency_proof(self, shard: str, size1: int, size2: int, *, conn: Connection | None = None) -> list[bytes]:
+        """RFC 9162 consistency proof from the tree of ``size1`` to that of ``size2`` (empty when equal or 0)."""
+        with self._tx(conn) as c:
+            self._check_size(c, shard, size2)
+            if not 0 <= size1 <= size2:
+                raise ProofError(
+                    f"旧大小 {size1} 大于新大小 {size2}", f"size1 {size1} exceeds size2 {size2}", field="size1"
+                )
+            if size1 in (0, size2):
+                return []
+            return self._range_hashes(c, shard, merkle.consistency_ranges(size1, size2))
+
+    # --- checkpoints --------------------------------------------------------------------------
+
+    def checkpoint(self, shard: str, signers: Sequence[Signer], *, conn: Connection | None = None) -> StoredCheckpoint:
+        """Sign the shard's current tree head and keep it; the same size again returns the kept one."""
+        with self._tx(conn) as c:
+            size = self.size(shard, conn=c)
+            root = self.root(shard, size, conn=c)
+            kept = self._stored(c, shard, size)
+            if kept is not None:
+                if kept.root != root:
+                    raise LogError(
+                        f"分片 {shard} 在大小 {size} 已签过另一个根",
+                        f"shard {shard} already signed another root at {size}",
+                    )
+                return kept
+            note = sign_note(Checkpoint(self.origin(shard), size, root).text, *signers)
+            now = self.clock.now()
+            c.execute(checkpoints.insert().values(shard=shard, size=size, root=root, note=str(note), created_at=now))
+            return StoredCheckpoint(shard, size, root, note, now)
+
+    def add_cosignatures(
+        self, shard: str, size: int, signatures: Sequence[NoteSignature], *, conn: Connection | None = None
+    ) -> StoredCheckpoint:
+        """Keep witnesses' cosignatures with the checkpoint they cosigned."""
+        with self._tx(conn) as c:
+            kept = self._stored(c, shard, size)
+            if kept is None:
+                raise LogError(f"分片 {shard} 没有大小为 {size} 的检查点", f"shard {shard} has no checkpoint at {size}")
+            note = kept.note.with_signatures(list(signatures))
+            c.execute(
+                checkpoints.update()
+                .where(checkpoints.c.shard == shard, checkpoints.c.size == size)
+                .values(note=str(note))
+            )
+            return StoredCheckpoint(shard, size, kept.root, note, kept.created_at)
+
+    def _stored(self, c: Connection, shard: str, size: int) -> StoredCheckpoint | None:
+        row = c.execute(sa.select(checkpoints).where(checkpoints.c.shard == shard, checkpoints.c.size == size)).first()
+        return None if row is None else self._row(row)
+
+    @staticmethod
+    def _row(row: Any) -> StoredCheckpoint:
+        at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC)
+        return StoredCheckpoint(row.shard, int(row.size), bytes(row.root), parse_note(row.note), at)
+
+    def checkpoints(self, shard: str, *, conn: Connection | None = None) -> list[StoredCheckpoint]:
+        """Every kept checkpoint of the shard, newest first."""
+        with self._tx(conn) as c:
+            rows = c.execute(
+                sa.select(checkpoints).where(checkpoints.c.shard == shard).order_by(checkpoints.c.size.desc())
+            )
+            return [self._row(r) for r in rows]
