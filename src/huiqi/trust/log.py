@@ -59,6 +59,21 @@ class StoredCheckpoint:
         return Checkpoint.parse(self.note.text)
 
 
+@dataclass
+class FsckReport:
+    """What :meth:`TransparencyLog.fsck` found: ``problems`` is empty when every hash recomputed."""
+
+    shard: str
+    size: int
+    root: bytes
+    problems: list[str]
+    checkpoints: int = 0  # kept checkpoints whose roots were recomputed
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
 def perfect_root(buf: bytes, count: int) -> bytes:
     """Root of ``count`` (a power of two) hashes laid end to end in ``buf``."""
     level = [buf[i * HASH_SIZE : (i + 1) * HASH_SIZE] for i in range(count)]
@@ -388,3 +403,74 @@ class TransparencyLog:
                 sa.select(checkpoints).where(checkpoints.c.shard == shard).order_by(checkpoints.c.size.desc())
             )
             return [self._row(r) for r in rows]
+
+    # --- fsck ---------------------------------------------------------------------------------
+
+    def fsck(self, shard: str, *, batch: int = 64 * TILE_WIDTH, conn: Connection | None = None) -> FsckReport:
+        """Recompute every leaf hash and every tile from the entries; check every kept checkpoint's root.
+
+        Streams the shard in batches, so memory stays flat; the whole run reads each leaf once.
+        """
+        problems: list[str] = []
+        with self._tx(conn) as c:
+            size = self.size(shard, conn=c)
+            upper: list[bytes] = []  # tile roots of level 0, feeding level 1
+            for lo in range(0, size, batch):
+                hi = min(size, lo + batch)
+                rows = c.execute(
+                    sa.select(leaves.c.idx, leaves.c.entry)
+                    .where(leaves.c.shard == shard, leaves.c.idx >= lo, leaves.c.idx < hi)
+                    .order_by(leaves.c.idx)
+                ).all()
+                if [r.idx for r in rows] != list(range(lo, hi)):
+                    have = {int(r.idx) for r in rows}
+                    missing = next(i for i in range(lo, hi) if i not in have)
+                    problems.append(f"缺少第 {missing} 条 / entry {missing} is missing")
+                    break
+                hashes = b"".join(leaf_hash(bytes(r.entry)) for r in rows)
+                problems += self._compare_tiles(c, shard, 0, lo, hashes, upper)
+                if problems:
+                    break
+            level, count = 1, size // TILE_WIDTH
+            while count and not problems:
+                mine, upper = b"".join(upper), []
+                problems += self._compare_tiles(c, shard, level, 0, mine, upper)
+                level, count = level + 1, count // TILE_WIDTH
+            root = merkle.EMPTY_ROOT if problems or size == 0 else self.root(shard, size, conn=c)
+            kept = self.checkpoints(shard, conn=c)
+            if not problems:
+                for cp in kept:
+                    parsed = cp.checkpoint
+                    if cp.size > size:
+                        problems.append(f"检查点 {cp.size} 大于日志 / checkpoint {cp.size} is beyond the log ({size})")
+                    elif parsed.root != cp.root or self.root(shard, cp.size, conn=c) != cp.root:
+                        problems.append(
+                            f"大小 {cp.size} 的检查点与重算的根不符 / "
+                            f"checkpoint at {cp.size} does not match the recomputed root"
+                        )
+        return FsckReport(shard, size, root, problems, len(kept))
+
+    def _compare_tiles(
+        self, c: Connection, shard: str, level: int, first_index: int, hashes: bytes, upper: list[bytes]
+    ) -> list[str]:
+        """Compare recomputed hashes (positions ``first_index``… of ``level``) with the stored tiles."""
+        count = len(hashes) // HASH_SIZE
+        t0, t1 = first_index // TILE_WIDTH, -(-(first_index + count) // TILE_WIDTH)
+        stored = {
+            int(r.idx): bytes(r.hashes)
+            for r in c.execute(
+                sa.select(tiles.c.idx, tiles.c.hashes).where(
+                    tiles.c.shard == shard, tiles.c.level == level, tiles.c.idx >= t0, tiles.c.idx < t1
+                )
+            )
+        }
+        width = TILE_WIDTH * HASH_SIZE
+        for t in range(t0, t1):
+            want = hashes[(t - t0) * width : (t - t0 + 1) * width]
+            if stored.get(t) != want:
+                return [
+                    f"瓦片 {level}/{t} 与条目重算的哈希不符 / tile {level}/{t} does not match the recomputed hashes"
+                ]
+            if len(want) == width:
+                upper.append(perfect_root(want, TILE_WIDTH))
+        return []
