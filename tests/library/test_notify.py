@@ -74,7 +74,7 @@ def test_publish_notifies_affected_subscribers_only(subscribed, text_of, propose
     gained = notify.inbox(lc.engine, GAINER["uscc"])
     assert len(gained) == 1
     assert gained[0].policy_id == PID and gained[0].verdict == "eligible"
-    assert "不符合条件 → 符合条件" in gained[0].body and "新符合条件" in gained[0].body
+    assert "不符合 → 可享受" in gained[0].body and "新符合条件" in gained[0].body
     watched = notify.inbox(lc.engine, WATCHER["uscc"])
     assert len(watched) == 1 and watched[0].verdict == "ineligible"  # category news, still not eligible
     assert notify.inbox(lc.engine, OTHER["uscc"]) == []

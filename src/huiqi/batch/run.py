@@ -44,6 +44,7 @@ from typing import Any, Literal
 from sqlglot import exp
 
 from huiqi.clock import Clock, from_env
+from huiqi.errors import InputError, Message
 from huiqi.profile import FIELDS
 from huiqi.rules.library import Library, Policy
 from huiqi.rules.sqlquery import Plan, plan_for
@@ -58,14 +59,17 @@ SUMMARY_COLUMNS = ("policy_id", "title", "eligible", "undetermined", "ineligible
 Progress = Callable[[int, int], None]
 
 
-class BatchError(Exception):
+class BatchError(InputError):
     """Bad input to a batch run: names the option, in Chinese and English."""
 
     def __init__(self, option: str, message_zh: str, message_en: str):
         self.option = option
         self.message_zh = message_zh
         self.message_en = message_en
-        super().__init__(f"{option}: {message_zh} / {message_en}")
+        super().__init__(Message(message_zh, message_en), field=option)
+
+    def __str__(self) -> str:
+        return f"{self.option}: {self.message}"
 
 
 def plan_batch(library: Library, as_of: dt.date, policy_ids: Sequence[str] | None = None) -> Plan:

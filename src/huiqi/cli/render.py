@@ -9,12 +9,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from huiqi import vocab
 from huiqi.match import MatchResult
 from huiqi.match.explain import size_label, yuan
 from huiqi.profile import FIELDS
-
-_UNIT_WORDS = {"yuan/year": "每年", "yuan/month": "每月", "yuan": "一次性", "yuan/person": "每人", "none": ""}
-_UNIT = {"yuan": "", "yuan/year": "/年", "yuan/month": "/月", "yuan/person": "/人", "none": ""}
 
 
 def _amount(result_benefit: object) -> str:
@@ -24,7 +22,7 @@ def _amount(result_benefit: object) -> str:
     amount = getattr(b, "amount", None)
     if amount is None:
         return "按实核定" if getattr(b, "note", None) else "金额待定"
-    return yuan(Decimal(amount)) + _UNIT.get(getattr(b, "unit", ""), "")
+    return yuan(Decimal(amount)) + vocab.unit_suffix(getattr(b, "unit", ""))
 
 
 def render_match(result: MatchResult, console: Console) -> None:
@@ -73,12 +71,8 @@ def render_match(result: MatchResult, console: Console) -> None:
             t.add_row(f"{r.title}\n[dim]{r.policy_id}[/]", reasons[0] if reasons else "—")
         console.print(t)
     # Yearly, one-off and per-person amounts are not added together: each unit its own sum.
-    parts = [
-        f"{_UNIT_WORDS.get(unit, unit)} {yuan(Decimal(amount))}"
-        for unit, amount in sorted(
-            result.totals.eligible_amount_by_unit.items(), key=lambda kv: list(_UNIT_WORDS).index(kv[0])
-        )
-    ]
+    by_unit = result.totals.eligible_amount_by_unit
+    parts = [f"{unit.group} {yuan(Decimal(by_unit[code]))}" for code, unit in vocab.UNITS.items() if code in by_unit]
     console.print(
         Panel(
             Group(

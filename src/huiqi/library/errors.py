@@ -1,22 +1,39 @@
-"""The one error the lifecycle raises: a refusal with every reason listed."""
+"""The lifecycle's refusals: an officer action refused, with every reason listed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from huiqi import errors
+from huiqi.errors import HuiqiError, Message
 
-class LifecycleError(Exception):
+
+class LifecycleError(HuiqiError):
     """An action was refused; ``problems`` lists each reason (Chinese / English)."""
 
-    def __init__(self, message: str, problems: Sequence[str] = ()):
-        self.message = message
-        self.problems = list(problems)
-        super().__init__("\n".join([message, *(f"  · {p}" for p in self.problems)]))
+    status = 409
+    kind = "refused"
+    title = Message("操作未被接受", "Action refused")
+
+    def __init__(self, message: Message | str, problems: Sequence[object] = ()):
+        super().__init__(message)
+        self.problems = [str(p) for p in problems]
+
+    def details(self) -> list[str]:
+        return list(self.problems)
 
 
-class PermissionDenied(LifecycleError):
+class PermissionDenied(LifecycleError, errors.PermissionDenied):
     """The officer lacks the role, or four-eyes forbids the action."""
 
+    status = errors.PermissionDenied.status
+    kind = errors.PermissionDenied.kind
+    title = errors.PermissionDenied.title
 
-class NotFound(LifecycleError):
-    pass
+
+class NotFound(LifecycleError, errors.NotFound):
+    """No such document, version or user."""
+
+    status = errors.NotFound.status
+    kind = errors.NotFound.kind
+    title = errors.NotFound.title

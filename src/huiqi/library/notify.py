@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
+from huiqi import vocab
 from huiqi.clock import Clock
 from huiqi.library.errors import LifecycleError
 from huiqi.profile import ProfileError, parse_profile
@@ -46,16 +47,7 @@ from huiqi.store.models import (
     WebhookDelivery,
 )
 
-CATEGORIES = {
-    "tax": "税收优惠",
-    "subsidy": "补贴",
-    "reward": "奖励",
-    "finance": "金融支持",
-    "talent": "人才",
-    "employment": "就业",
-}
 KINDS = {"category": "订阅政策类别", "new_eligible": "新符合条件的政策"}
-VERDICT_ZH = {"eligible": "符合条件", "undetermined": "需补充信息", "ineligible": "不符合条件", None: "不适用"}
 SIGNATURE_HEADER = "X-Huiqi-Signature"
 TIMESTAMP_HEADER = "X-Huiqi-Timestamp"
 KEY_HEADER = "Idempotency-Key"
@@ -77,8 +69,8 @@ def subscribe(
     """Register (or refresh) an enterprise's profile and add one subscription."""
     if kind not in KINDS:
         raise LifecycleError(f"订阅类型应为 {', '.join(KINDS)} / unknown kind {kind!r}")
-    if kind == "category" and category not in CATEGORIES:
-        raise LifecycleError(f"类别应为 {', '.join(CATEGORIES)} / unknown category {category!r}")
+    if kind == "category" and category not in vocab.CATEGORIES:
+        raise LifecycleError(f"类别应为 {', '.join(vocab.CATEGORIES)} / unknown category {category!r}")
     if webhook_url is not None:
         if not webhook_url.startswith(("https://", "http://")):
             raise LifecycleError("webhook 地址须为 http(s) URL / the webhook must be an http(s) URL")
@@ -270,7 +262,7 @@ def _message(event: PublishEvent, version: Version, changes: list[Change]) -> tu
         why = "贵企业新符合条件" if c.reason == "newly_eligible" else "您订阅的政策类别有更新"
         amount = f"，预计金额 {c.amount} 元" if c.amount else ""
         lines.append(
-            f"· {c.title}（{c.policy_id}）：{VERDICT_ZH.get(c.old, c.old)} → {VERDICT_ZH.get(c.new, c.new)}"
+            f"· {c.title}（{c.policy_id}）：{vocab.verdict_label(c.old)} → {vocab.verdict_label(c.new)}"
             f"{amount}。{why}。"
         )
     return subject, "\n".join(lines)

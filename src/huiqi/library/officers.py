@@ -18,6 +18,7 @@ from functools import cache
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from huiqi import vocab
 from huiqi.clock import Clock
 from huiqi.library.errors import LifecycleError, PermissionDenied
 from huiqi.store import audit
@@ -25,7 +26,6 @@ from huiqi.store.db import as_utc, read_session, write_session
 from huiqi.store.models import ROLES, AdminSession, User
 
 RANK = {role: i for i, role in enumerate(ROLES)}
-ROLE_LABELS = {"viewer": "查看员", "editor": "编辑", "publisher": "发布人"}
 # scrypt cost: n=2**15, r=8 (≈32 MiB, ~50 ms): OWASP's recommended minimum for scrypt.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 MIN_PASSWORD = 8
@@ -113,7 +113,7 @@ def officer(session: Session, name: str, role: str) -> Officer:
         )
     if RANK[user.role] < RANK[role]:
         raise PermissionDenied(
-            f"用户 “{name}” 的角色是 {ROLE_LABELS[user.role]}，此操作需要 {ROLE_LABELS[role]} / "
+            f"用户 “{name}” 的角色是 {vocab.ROLES[user.role]}，此操作需要 {vocab.ROLES[role]} / "
             f"role {user.role} cannot do this; it needs {role}"
         )
     return Officer(user.name, user.role)

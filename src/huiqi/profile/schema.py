@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from huiqi.errors import FieldMessage, InputError, Message
 from huiqi.profile import industry as _industry
 from huiqi.profile import uscc as _uscc
 
@@ -165,12 +166,18 @@ class FieldProblem:
         return f"{self.label}：{self.message_zh} / {self.field or 'profile'}: {self.message_en}"
 
 
-class ProfileError(ValueError):
+class ProfileError(InputError):
     """Bad profile input; ``problems`` names every field that is wrong."""
 
     def __init__(self, problems: list[FieldProblem]):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__(
+            Message("企业画像有误", "invalid profile"),
+            fields=[FieldMessage(p.field, Message(p.message_zh, p.message_en)) for p in problems],
+        )
+
+    def details(self) -> list[str]:
+        return [str(p) for p in self.problems]
 
 
 _ZH = {
@@ -207,9 +214,8 @@ def _problem(err: Any) -> FieldProblem:
     en = str(err.get("msg", kind))
     if kind == "value_error":
         # Our validators already write "中文 / English".
-        text = str(err.get("ctx", {}).get("error", en))
-        zh, _, en2 = text.partition(" / ")
-        return FieldProblem(loc, zh, en2 or en)
+        message = Message.parse(str(err.get("ctx", {}).get("error", en)))
+        return FieldProblem(loc, message.zh, en if message.en == message.zh else message.en)
     zh = _ZH.get(kind, "取值无效")
     spec = FIELDS.get(loc.split(".")[0])
     if kind == "literal_error" and spec and spec.values:

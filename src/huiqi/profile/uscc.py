@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from stdnum.cn import uscc as _stdnum_uscc
 
+from huiqi.errors import InputError
+
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 #: GB 32100-2015 表1 登记管理部门代码
 REGISTRATION_AUTHORITIES = "123456789ANY"
 
 
-class InvalidUSCC(ValueError):
+class InvalidUSCC(InputError):
     """Raised with a bilingual reason."""
 
 

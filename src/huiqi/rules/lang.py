@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from huiqi.errors import HuiqiError
 from huiqi.profile import FIELDS
 
 NUMBER, STRING, DATE, BOOLEAN, LIST, NULL = "number", "string", "date", "boolean", "list", "null"
@@ -31,7 +32,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 MAX_SCALE = 6  # decimal places kept by every arithmetic step, in both backends
 
 
-class ExprError(ValueError):
+class ExprError(HuiqiError, ValueError):
     """A rule expression that cannot be parsed or does not type-check."""
 
     def __init__(self, message: str, *, name: str | None = None):

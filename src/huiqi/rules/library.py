@@ -14,6 +14,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 
+from huiqi.errors import HuiqiError, Message
 from huiqi.profile import FIELDS, Profile
 from huiqi.rules import lang, pygen, yamlfile
 from huiqi.rules.lang import BOOLEAN, NUMBER, Expr, ExprError, Scope, Symbol
@@ -63,12 +64,16 @@ class Problem:
         return f"{where}: {self.severity}: {self.message}{expr}"
 
 
-class LibraryError(Exception):
+class LibraryError(HuiqiError):
     """The library could not be loaded; ``problems`` lists every error found."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        n = len(problems)
+        super().__init__(Message(f"政策库有 {n} 处错误", f"the policy library has {n} error(s)"))
+
+    def details(self) -> list[str]:
+        return [str(p) for p in self.problems]
 
 
 @dataclass(frozen=True)

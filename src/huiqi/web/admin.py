@@ -24,27 +24,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from huiqi import vocab
 from huiqi.library import Lifecycle, LifecycleError, NotFound
 from huiqi.library import notify as notifications
 from huiqi.library.impact import KINDS as IMPACT_KINDS
 from huiqi.library.impact import impact, impact_svg
-from huiqi.library.officers import ROLE_LABELS, Officer, login, logout, session_officer
+from huiqi.library.officers import Officer, login, logout, session_officer
 from huiqi.match import match
 from huiqi.profile import ProfileError, parse_profile
 from huiqi.store.audit import entries, verify_chain
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 COOKIE = "huiqi_admin"
-STATE_LABELS = {
-    "draft": "草稿",
-    "in_review": "待审核",
-    "published": "已发布",
-    "superseded": "已被取代",
-    "withdrawn": "已撤回",
-}
-VERDICT_LABELS = {"eligible": "符合", "undetermined": "需补充信息", "ineligible": "不符合"}
 TEMPLATES.env.globals.update(
-    STATE_LABELS=STATE_LABELS, ROLE_LABELS=ROLE_LABELS, VERDICT_LABELS=VERDICT_LABELS, IMPACT_KINDS=IMPACT_KINDS
+    STATES=vocab.STATES, ROLES=vocab.ROLES, verdict_label=vocab.verdict_label, IMPACT_KINDS=IMPACT_KINDS
 )
 
 router = APIRouter()
@@ -80,7 +73,7 @@ def _ctx(request: Request, role: str = "viewer") -> Ctx | RedirectResponse:
         return RedirectResponse(f"/admin/login?next={request.url.path}", status_code=303)
     officer, csrf = found
     if not officer.can(role):
-        raise HTTPException(403, f"需要{ROLE_LABELS[role]}角色 / needs role {role}")
+        raise HTTPException(403, f"需要{vocab.ROLES[role]}角色 / needs role {role}")
     return Ctx(lc, officer, csrf)
 
 
@@ -203,7 +196,7 @@ def document_page(request: Request, doc_id: str) -> Response:
     try:
         doc = ctx.lc.document(doc_id)
     except NotFound as e:
-        raise HTTPException(404, e.message) from e
+        raise HTTPException(404, str(e.message)) from e
     in_force = {r.document_id: r.version_id for r in ctx.lc.in_force(ctx.lc.clock.today())}
     return _page(
         request,
@@ -225,7 +218,7 @@ def edit_page(request: Request, doc: str | None = None, base: int | None = None)
         try:
             v = ctx.lc.version(base)
         except NotFound as e:
-            raise HTTPException(404, e.message) from e
+            raise HTTPException(404, str(e.message)) from e
         text, doc = v.content, v.document_id
     elif doc is not None:
         latest = ctx.lc.latest_published(doc)
@@ -277,7 +270,7 @@ def create_draft(
             filename=filename,
             title=doc_id or "新建政策",
             note=note,
-            error=e.message,
+            error=str(e.message),
             problems=e.problems,
         )
     msg = "已提交审核" if v.state == "in_review" else "草稿已保存"
@@ -292,7 +285,7 @@ def version_page(request: Request, version_id: int) -> Response:
     try:
         v = ctx.lc.version(version_id)
     except NotFound as e:
-        raise HTTPException(404, e.message) from e
+        raise HTTPException(404, str(e.message)) from e
     doc = ctx.lc.document(v.document_id)
     report = None
     if v.state in ("draft", "in_review"):
@@ -320,7 +313,7 @@ def _version_action(request: Request, version_id: int, csrf: str, action: str, *
         method = getattr(ctx.lc, action)
         method(version_id, actor=ctx.officer.name, **kwargs)
     except LifecycleError as e:
-        return _back(url, error=" ".join([e.message, *e.problems])[:1500])
+        return _back(url, error=" ".join([str(e.message), *e.problems])[:1500])
     labels = {"submit": "已提交审核", "publish": "已发布", "reject": "已退回修改", "withdraw": "已撤回"}
     return _back(url, msg=labels[action])
 
@@ -374,7 +367,7 @@ def impact_page(request: Request, version_id: int, as_of: str = "") -> Response:
     try:
         v = ctx.lc.version(version_id)
     except NotFound as e:
-        raise HTTPException(404, e.message) from e
+        raise HTTPException(404, str(e.message)) from e
     doc = ctx.lc.document(v.document_id)
     date = _date(as_of) or v.effective_from or ctx.lc.clock.today()
     registry = os.environ.get("HUIQI_REGISTRY")
@@ -438,7 +431,7 @@ def lint_api(request: Request, body: LintRequest) -> Response:
                     {
                         "enterprise": name,
                         "verdict": r.verdict,
-                        "verdict_zh": VERDICT_LABELS[r.verdict],
+                        "verdict_zh": vocab.verdict_label(r.verdict),
                         "amount": r.benefit.amount if r.benefit else None,
                         "reasons": unmet[:3],
                     }
@@ -513,5 +506,5 @@ def subscribe_api(request: Request, body: SubscriptionRequest) -> dict[str, Any]
             clock=lc.clock,
         )
     except LifecycleError as e:
-        raise HTTPException(422, " ".join([e.message, *e.problems])) from e
+        raise HTTPException(422, " ".join([str(e.message), *e.problems])) from e
     return {"id": sub.id, "uscc": sub.uscc, "kind": sub.kind, "category": sub.category}

@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette import types as asgi
 
 from huiqi import clock as clocks
+from huiqi.errors import HuiqiError, Message
 from huiqi.rules import LibrarySource
 from huiqi.web import admin, api, pages, problems
 
@@ -24,11 +25,11 @@ MAX_BODY_BYTES = 256 * 1024
 class BodyLimit:
     """Refuse request bodies over ``limit`` bytes with a 413 problem, before anyone parses them."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES):
+    def __init__(self, app: asgi.ASGIApp, limit: int = MAX_BODY_BYTES):
         self.app = app
         self.limit = limit
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -39,23 +40,24 @@ class BodyLimit:
             return
         seen = 0
 
-        async def limited() -> Message:
+        async def limited() -> asgi.Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.limit)
             return message
 
         await self.app(scope, limited, send)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
+    async def _too_large(self, scope: asgi.Scope, send: asgi.Send) -> None:
+        error = BodyTooLarge(self.limit)
         body = problems.Problem(
-            type="urn:huiqi:problem:http-413",
-            title="请求正文太大 / Request body too large",
-            status=413,
-            detail=f"请求正文不能超过 {self.limit // 1024} KB / the body must not exceed {self.limit} bytes",
+            type=f"urn:huiqi:problem:{error.kind}",
+            title=str(error.title),
+            status=error.status,
+            detail=str(error.message),
             instance=str(scope.get("path", "")),
         ).model_dump_json()
         await send(
@@ -72,8 +74,15 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body.encode()})
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(HuiqiError):
     """A chunked body went over the limit while being read."""
+
+    status = 413
+    kind = "http-413"
+    title = Message("请求正文太大", "Request body too large")
+
+    def __init__(self, limit: int):
+        super().__init__(Message(f"请求正文不能超过 {limit // 1024} KB", f"the body must not exceed {limit} bytes"))
 
 
 def create_app(source: LibrarySource, *, freeze_gc: bool = False, clock: clocks.Clock | None = None) -> FastAPI:
@@ -116,7 +125,6 @@ def create_app(source: LibrarySource, *, freeze_gc: bool = False, clock: clocks.
     app.state.freeze_gc = freeze_gc
     app.state.frozen_library = None
     problems.install(app, html=pages.error_page)
-    app.add_exception_handler(BodyTooLarge, _body_too_large)
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(admin.router)
@@ -132,16 +140,6 @@ def create_app(source: LibrarySource, *, freeze_gc: bool = False, clock: clocks.
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-async def _body_too_large(request: Any, exc: Exception) -> Any:
-    return problems.problem_response(
-        request,
-        413,
-        "http-413",
-        "请求正文太大 / Request body too large",
-        f"请求正文不能超过 {MAX_BODY_BYTES // 1024} KB / the body must not exceed {MAX_BODY_BYTES} bytes",
-    )
 
 
 def _problem_media_types(schema: dict[str, Any]) -> None:

@@ -33,21 +33,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from huiqi import vocab
 from huiqi.match.result import Apply
 from huiqi.profile import FIELDS, Profile
 from huiqi.profile import industry as gbt4754
 from huiqi.rules import Library, Policy
 
 Category = Literal["tax", "subsidy", "reward", "finance", "talent", "employment"]
-
-CATEGORY_LABELS: dict[str, str] = {
-    "tax": "税费优惠",
-    "subsidy": "补贴",
-    "reward": "奖励",
-    "finance": "融资支持",
-    "talent": "人才",
-    "employment": "就业",
-}
 
 #: Region names. The 3399xx codes belong to the fictional demo city 临江市 (they are not
 #: in GB/T 2260); see policies/lj/.
@@ -57,20 +49,6 @@ REGION_LABELS: dict[str, str] = {
     "339901": "临江市临江区（示例）",
     "339902": "临江市江北区（示例）",
     "339903": "临江高新区（示例）",
-}
-
-UNIT_LABELS: dict[str, str] = {
-    "yuan": "元（一次性）",
-    "yuan/year": "元/年",
-    "yuan/month": "元/月",
-    "yuan/person": "元/人",
-    "none": "",
-}
-
-MODE_HELP: dict[str, str] = {
-    "免申即享": "不用申请，符合条件的由部门直接兑现",
-    "申报享受": "在申报或办理时自己勾选享受，留存资料备查",
-    "申请审批": "需要提交申请，经部门审核后兑现",
 }
 
 
@@ -175,7 +153,7 @@ def summary(policy: Policy) -> PolicySummary:
         title=d.title,
         summary=d.summary,
         category=d.category,
-        category_label=CATEGORY_LABELS.get(d.category, d.category),
+        category_label=vocab.CATEGORIES.get(d.category, d.category),
         region=d.region,
         region_label=region_label(d.region),
         issuer=d.issuer,
@@ -238,7 +216,7 @@ def detail(policy: Policy, library: Library) -> PolicyDetail:
         benefit = BenefitInfo(
             formula=d.benefit.formula,
             unit=d.benefit.unit,
-            unit_label=UNIT_LABELS.get(d.benefit.unit, d.benefit.unit),
+            unit_label=vocab.UNITS[d.benefit.unit].label if d.benefit.unit in vocab.UNITS else d.benefit.unit,
             explain=d.benefit.explain,
             amount_note=d.benefit.amount_note,
         )
@@ -345,5 +323,5 @@ def filter_policies(
             continue
         out.append(policy)
     # National first, then the samples; within each by category and id.
-    out.sort(key=lambda p: (p.definition.sample, list(CATEGORY_LABELS).index(p.definition.category), p.id))
+    out.sort(key=lambda p: (p.definition.sample, list(vocab.CATEGORIES).index(p.definition.category), p.id))
     return out

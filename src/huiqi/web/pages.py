@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
+from huiqi import vocab
 from huiqi.match import MatchResult, match
 from huiqi.match.explain import size_label, yuan
 from huiqi.profile import FIELDS
@@ -27,25 +28,11 @@ from huiqi.web.api import library, today
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
-VERDICTS = {
-    "eligible": ("可享受", "符合全部条件"),
-    "undetermined": ("需补充信息", "还差几项信息才能判断"),
-    "ineligible": ("不符合", "有条件不满足"),
-}
-OUTCOMES = {"met": ("✓", "符合"), "unmet": ("✗", "不符合"), "unknown": ("?", "待补充")}
-_UNIT_SUFFIX = {"yuan": "", "yuan/year": "/年", "yuan/month": "/月", "yuan/person": "/人", "none": ""}
-_UNIT_GROUP = {
-    "yuan": "一次性",
-    "yuan/year": "每年",
-    "yuan/month": "每月",
-    "yuan/person": "每招用一人",
-}
-
 
 def money(amount: str | None, unit: str = "yuan") -> str:
     if amount is None:
         return "金额待定"
-    return yuan(Decimal(amount)) + _UNIT_SUFFIX.get(unit, "")
+    return yuan(Decimal(amount)) + vocab.unit_suffix(unit)
 
 
 def field_label(name: str) -> str:
@@ -94,12 +81,11 @@ TEMPLATES.env.globals.update(
     FIELDS=FIELDS,
     HINTS=forms.HINTS,
     MONEY_FIELDS=forms.MONEY_FIELDS,
-    VERDICTS=VERDICTS,
-    OUTCOMES=OUTCOMES,
-    CATEGORY_LABELS=catalog.CATEGORY_LABELS,
+    VERDICTS=vocab.VERDICTS,
+    OUTCOMES=vocab.OUTCOMES,
+    CATEGORIES=vocab.CATEGORIES,
     REGION_LABELS=catalog.REGION_LABELS,
-    UNIT_LABELS=catalog.UNIT_LABELS,
-    MODE_HELP=catalog.MODE_HELP,
+    APPLY_MODES=vocab.APPLY_MODES,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -115,7 +101,7 @@ def totals_by_unit(result: MatchResult) -> list[tuple[str, str]]:
     for r in result.results:
         if r.verdict == "eligible" and r.benefit and r.benefit.amount is not None:
             sums[r.benefit.unit] = sums.get(r.benefit.unit, Decimal("0.00")) + Decimal(r.benefit.amount)
-    return [(_UNIT_GROUP[u], money(str(sums[u]))) for u in _UNIT_GROUP if u in sums]
+    return [(vocab.UNITS[u].group, money(str(sums[u]))) for u in vocab.UNITS if u in sums]
 
 
 def _calculator(
@@ -165,7 +151,7 @@ async def policies_page(request: Request) -> HTMLResponse:
     values = {k: params.get(k, "").strip()[:100] for k in ("q", "category", "region", "industry", "in_force_on")}
     errors: dict[str, str] = {}
     category = values["category"] or None
-    if category is not None and category not in catalog.CATEGORY_LABELS:
+    if category is not None and category not in vocab.CATEGORIES:
         errors["category"] = "没有这个类别"
         category = None
     region = values["region"].split()[0] if values["region"] else None

@@ -8,8 +8,9 @@ Every error the API returns has the same shape::
                  "message_zh": "应为整数", "message_en": "Input should be a valid integer"}]}
 
 ``errors`` is RFC 9457's extension member for per-field problems (its section 3 example).
-Profile problems come from :class:`huiqi.profile.ProfileError`; FastAPI's own request
-validation errors are translated here, so that no input shape yields a 5xx.
+Every :class:`huiqi.errors.HuiqiError` (profile, lifecycle, permission, rate limit…) and
+FastAPI's own request validation errors are translated here, in one handler, so that no
+input shape yields a 5xx.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from huiqi.profile import FIELDS, FieldProblem, ProfileError
+from huiqi.errors import HuiqiError, Message, RateLimited
+from huiqi.profile import FIELDS, FieldProblem
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -140,9 +142,8 @@ def validation_errors(errors: Sequence[Any]) -> list[FieldError]:
         field = ".".join(rest)
         en = str(err.get("msg", kind)).removeprefix("Value error, ")
         if kind == "value_error":
-            text = str((err.get("ctx") or {}).get("error", en))
-            zh, _, en2 = text.partition(" / ")
-            out.append(field_error(field, zh, en2 or en))
+            message = Message.parse(str((err.get("ctx") or {}).get("error", en)))
+            out.append(field_error(field, message.zh, en if message.en == message.zh else message.en))
             continue
         zh = _ZH.get(kind, "取值无效")
         if field == "" and isinstance(err.get("input"), bytes | bytearray):
@@ -187,73 +188,76 @@ def invalid_input(request: Request, errors: list[FieldError]) -> Response:
 
 
 _HTTP_TITLES = {
-    400: ("请求无法解析", "Bad request"),
-    404: ("找不到", "Not found"),
-    405: ("不支持此请求方法", "Method not allowed"),
-    406: ("无法提供所要的格式", "Not acceptable"),
-    413: ("请求正文太大", "Request body too large"),
-    415: ("不支持的内容类型", "Unsupported media type"),
+    400: Message("请求无法解析", "Bad request"),
+    401: Message("需要登录", "Authentication required"),
+    403: Message("无权进行此操作", "Forbidden"),
+    404: Message("找不到", "Not found"),
+    405: Message("不支持此请求方法", "Method not allowed"),
+    406: Message("无法提供所要的格式", "Not acceptable"),
+    413: Message("请求正文太大", "Request body too large"),
+    415: Message("不支持的内容类型", "Unsupported media type"),
 }
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    zh, en = _HTTP_TITLES.get(exc.status_code, ("请求有误", "Request error"))
-    detail = exc.detail if isinstance(exc.detail, str) and exc.detail else en
+def is_api(request: Request) -> bool:
+    """Machine clients (problem+json) rather than people (an HTML page)."""
+    path = request.url.path
+    return path.startswith(("/api/", "/admin/api/")) or path in ("/openapi.json", "/docs")
+
+
+def huiqi_problem(request: Request, exc: HuiqiError) -> Response:
+    """A :class:`HuiqiError` as problem+json: its class gives status, type and title."""
+    detail = " ".join([str(exc.message), *exc.details()])
+    errors = [field_error(f.field, f.message.zh, f.message.en) for f in exc.field_errors()]
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return problem_response(request, exc.status, exc.kind, str(exc.title), detail, errors, headers)
+
+
+def _http_problem(request: Request, exc: StarletteHTTPException) -> Response:
+    title = _HTTP_TITLES.get(exc.status_code, Message("请求有误", "Request error"))
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title.en
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"没有这个地址 / no such address: {request.url.path}"
     elif exc.status_code == 400 and detail == "There was an error parsing the body":
         detail = "请求正文无法解析（格式错误、嵌套过深或数字过长） / the request body could not be parsed"
-    return problem_response(
-        request,
-        exc.status_code,
-        f"http-{exc.status_code}",
-        f"{zh} / {en}",
-        detail,
-        headers=dict(exc.headers) if exc.headers else None,
-    )
-
-
-async def _request_validation(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    return invalid_input(request, validation_errors(exc.errors()))
-
-
-async def _profile_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProfileError)
-    return invalid_input(request, profile_errors(exc.problems))
-
-
-async def _too_deep(request: Request, exc: Exception) -> Response:
-    return problem_response(
-        request,
-        400,
-        "http-400",
-        "请求无法解析 / Bad request",
-        "请求嵌套过深 / the request is nested too deeply",
-    )
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(request, exc.status_code, f"http-{exc.status_code}", str(title), detail, headers=headers)
 
 
 HtmlErrorPage = Callable[[Request, int, str], Response]
 
 
 def install(app: FastAPI, html: HtmlErrorPage | None = None) -> None:
-    """Register the handlers that turn every client error into problem+json.
+    """Register the one handler that turns every error a request can end in into
+    problem+json (API paths) or, through ``html``, an error page in Chinese (pages).
 
-    ``html`` renders HTTP errors (404, 405, …) of the pages, i.e. of paths outside ``/api/``.
+    Model: datasette's ``handle_exception``. :class:`HuiqiError` subclasses say their own
+    status; a page that needs a login redirects to it (``Unauthenticated.location``).
     """
 
-    async def http_error(request: Request, exc: Exception) -> Response:
+    async def handle_exception(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, RequestValidationError):
+            return invalid_input(request, validation_errors(exc.errors()))
+        if isinstance(exc, RecursionError):
+            return problem_response(
+                request, 400, "http-400", str(_HTTP_TITLES[400]), "请求嵌套过深 / the request is nested too deeply"
+            )
+        page = html is not None and not is_api(request)
+        if isinstance(exc, HuiqiError):
+            location = getattr(exc, "location", None)
+            if page and location and request.method == "GET":
+                return RedirectResponse(location, status_code=303)
+            if page and html is not None:
+                return html(request, exc.status, exc.message.zh)
+            return huiqi_problem(request, exc)
         assert isinstance(exc, StarletteHTTPException)
-        if html is not None and not request.url.path.startswith("/api/"):
+        if page and html is not None:
             detail = exc.detail if isinstance(exc.detail, str) else ""
-            page = html(request, exc.status_code, detail)
+            response = html(request, exc.status_code, detail)
             for name, value in (exc.headers or {}).items():
-                page.headers[name] = value  # e.g. Allow on a 405
-            return page
-        return await _http_error(request, exc)
+                response.headers[name] = value  # e.g. Allow on a 405
+            return response
+        return _http_problem(request, exc)
 
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(ProfileError, _profile_error)
-    app.add_exception_handler(RecursionError, _too_deep)
+    for kind in (HuiqiError, StarletteHTTPException, RequestValidationError, RecursionError):
+        app.add_exception_handler(kind, handle_exception)
