@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from huiqi.profile import FIELDS, parse_profile
 from huiqi.rules import load_library
+from huiqi.rules.functions import RULE_FUNCTIONS
 from huiqi.rules.sqlquery import PROFILE_COLUMNS, match_query
+from huiqi.rules.types import BOOLEAN, DATE, NUMBER, SAME, STRING
 
 NUMBER_FIELDS = ["employees", "revenue", "total_assets", "taxable_income", "rd_expense", "monthly_sales"]
 AS_OF = dt.date(2025, 6, 30)
@@ -34,6 +36,27 @@ def lit(d: Decimal) -> str:
     return f"({d})" if d < 0 else str(d)
 
 
+DATES = st.sampled_from(["registered_on", "as_of", "DATE '2026-01-15'", "DATE '2019-02-28'"])
+
+
+def calls(result: str, depth: int) -> st.SearchStrategy[str]:
+    """Calls of every rule function (huiqi.rules.functions) whose result has the given type."""
+    by_type: dict[str, st.SearchStrategy[str]] = {
+        DATE: DATES,
+        NUMBER: numbers(depth),
+        STRING: strings().map(lambda s: s[0]),
+        SAME: numbers(depth),  # one type for every SAME argument: numbers here
+    }
+    literal = strings().flatmap(lambda s: st.sampled_from(s[1])).map(lambda v: f"'{v}'")
+    options = []
+    for fn in RULE_FUNCTIONS.values():
+        if fn.result != result and not (fn.result == SAME and result == NUMBER):
+            continue
+        args = [literal if i in fn.literal_args else by_type[t] for i, t in enumerate(fn.args)]
+        options.append(st.tuples(*args).map(lambda a, name=fn.name: f"{name}({', '.join(a)})"))
+    return st.one_of(*options)
+
+
 def numbers(depth: int = 2) -> st.SearchStrategy[str]:
     leaves = st.one_of(
         st.sampled_from(NUMBER_FIELDS),
@@ -41,14 +64,13 @@ def numbers(depth: int = 2) -> st.SearchStrategy[str]:
         st.integers(0, 5_000_000).map(str),
         st.just("age_years"),
         st.just("param('t.rate')"),
-        st.just("years_between(registered_on, as_of)"),
-        st.just("months_between(registered_on, DATE '2026-01-15')"),
     )
     if depth == 0:
         return leaves
     sub = numbers(depth - 1)
     return st.one_of(
         leaves,
+        st.deferred(lambda: calls(NUMBER, depth - 1)),
         st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
         st.tuples(sub, sub).map(lambda t: f"LEAST({t[0]}, {t[1]})"),
         st.tuples(sub, sub).map(lambda t: f"GREATEST({t[0]}, {t[1]})"),
@@ -93,6 +115,7 @@ def booleans(depth: int = 2) -> st.SearchStrategy[str]:
         st.just("credit_rating NOT IN ('A', 'B')"),
         st.just("registered_on < DATE '2020-01-01'"),
         st.sampled_from(["TRUE", "FALSE", "NULL IS NULL"]),
+        calls(BOOLEAN, 0),
     )
     if depth == 0:
         return leaves

@@ -23,9 +23,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import pytest
 
 from huiqi.profile import parse_profile
+from huiqi.rules.sqlquery import PROFILE_COLUMNS
 
 AS_OF = dt.date(2024, 6, 30)
 WAN = Decimal(10000)  # 万元 → 元
@@ -296,14 +298,6 @@ def test_is_small_low_profit_unknown_before_the_parameters_exist(lib: Any) -> No
 
 # ---- the SQL backend (DuckDB) gives the same values ---------------------------------------
 
-_SQL_TYPES = {
-    "string": "VARCHAR",
-    "integer": "BIGINT",
-    "money": "DECIMAL(18, 2)",
-    "date": "DATE",
-    "list": "VARCHAR[]",
-}
-
 
 def _all_cases() -> list[tuple[dict[str, Any], str, Any]]:
     out: list[tuple[dict[str, Any], str, Any]] = []
@@ -319,17 +313,12 @@ def _all_cases() -> list[tuple[dict[str, Any], str, Any]]:
 
 
 def test_duckdb_backend_agrees(lib: Any) -> None:
-    duckdb = pytest.importorskip("duckdb")
-    if not hasattr(lib, "sql_generator"):
-        pytest.skip("the rules engine has no SQL generator")
-    from huiqi.profile.schema import FIELDS
-
     cases = _all_cases()
     con = duckdb.connect()
-    cols = ", ".join(f'"{f.name}" {_SQL_TYPES[f.kind]}' for f in FIELDS.values())
+    cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in PROFILE_COLUMNS.items())
     con.execute(f"CREATE TABLE p (case_no INTEGER, {cols})")
     con.executemany(
-        f"INSERT INTO p VALUES (?{', ?' * len(FIELDS)})",
+        f"INSERT INTO p VALUES (?{', ?' * len(PROFILE_COLUMNS)})",
         [[i, *parse_profile(prof).facts().values()] for i, (prof, _k, _e) in enumerate(cases)],
     )
     gen = lib.sql_generator(AS_OF)

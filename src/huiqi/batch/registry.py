@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from huiqi.profile import FIELDS
 from huiqi.profile import industry as _industry
 from huiqi.profile import uscc as _uscc
+from huiqi.profile.kinds import KINDS
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -341,19 +342,12 @@ _STREAM_ROWS = 1
 # Schema
 # ----------------------------------------------------------------------------------------
 
-MONEY = pa.decimal128(18, 2)
-_ARROW_TYPES = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "money": MONEY,
-    "date": pa.date32(),
-    "list": pa.list_(pa.string()),
-}
+MONEY = KINDS["money"].arrow(pa)
 
 
 def arrow_schema(metadata: dict[str, str] | None = None) -> pa.Schema:
     """The Parquet schema: one column per profile field, in ``FIELDS`` order."""
-    schema = pa.schema([pa.field(f.name, _ARROW_TYPES[f.kind], nullable=True) for f in FIELDS.values()])
+    schema = pa.schema([pa.field(f.name, f.kind_spec.arrow(pa), nullable=True) for f in FIELDS.values()])
     return schema.with_metadata(metadata) if metadata else schema
 
 

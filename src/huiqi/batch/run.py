@@ -100,16 +100,6 @@ def check_registry_schema(schema: Any, option: str = "--enterprises") -> None:
     """The Parquet schema must have every profile field with a compatible type."""
     import pyarrow as pa
 
-    def is_string(t: Any) -> bool:
-        return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
-
-    accepts: dict[str, Callable[[Any], bool]] = {
-        "string": is_string,
-        "integer": lambda t: bool(pa.types.is_integer(t)),
-        "money": lambda t: bool(pa.types.is_integer(t) or (pa.types.is_decimal(t) and t.scale <= 2)),
-        "date": lambda t: bool(pa.types.is_date(t)),
-        "list": lambda t: bool((pa.types.is_list(t) or pa.types.is_large_list(t)) and is_string(t.value_type)),
-    }
     problems: list[str] = []
     absent = [name for name in FIELDS if name not in schema.names]
     if absent:
@@ -117,8 +107,8 @@ def check_registry_schema(schema: Any, option: str = "--enterprises") -> None:
     for name, spec in FIELDS.items():
         if name in absent:
             continue
-        if not accepts[spec.kind](schema.field(name).type):
-            problems.append(f"列 {name} 应为 {_KIND_ZH[spec.kind]}，实际为 {schema.field(name).type}")
+        if not spec.kind_spec.arrow_accepts(pa, schema.field(name).type):
+            problems.append(f"列 {name} 应为 {spec.kind_spec.zh}，实际为 {schema.field(name).type}")
     if problems:
         raise BatchError(
             option,
@@ -127,27 +117,11 @@ def check_registry_schema(schema: Any, option: str = "--enterprises") -> None:
         )
 
 
-_KIND_ZH = {
-    "string": "字符串 string",
-    "integer": "整数 integer",
-    "money": "金额 decimal(≤2 places)",
-    "date": "日期 date",
-    "list": "字符串列表 list<string>",
-}
-
-
 def canonical_schema() -> Any:
     """The Arrow schema every engine reads (the registry's, docs/registry.md)."""
     import pyarrow as pa
 
-    types = {
-        "string": pa.string(),
-        "integer": pa.int64(),
-        "money": pa.decimal128(18, 2),
-        "date": pa.date32(),
-        "list": pa.list_(pa.string()),
-    }
-    return pa.schema([pa.field(n, types[s.kind]) for n, s in FIELDS.items()])
+    return pa.schema([pa.field(n, s.kind_spec.arrow(pa)) for n, s in FIELDS.items()])
 
 
 def parse_as_of(text: str) -> dt.date:

@@ -99,15 +99,8 @@ class SparkEngine:
         from pyspark.sql import functions as F
         from pyspark.sql import types as T
 
-        spark_types = {
-            "string": T.StringType(),
-            "integer": T.LongType(),
-            "money": T.DecimalType(18, 2),
-            "date": T.DateType(),
-            "list": T.ArrayType(T.StringType()),
-        }
         df = spark.read.parquet(str(path))
-        cols = [F.col(f"`{name}`").cast(spark_types[spec.kind]).alias(name) for name, spec in FIELDS.items()]
+        cols = [F.col(f"`{name}`").cast(spec.kind_spec.spark(T)).alias(name) for name, spec in FIELDS.items()]
         return df.select(*cols)
 
     def run(

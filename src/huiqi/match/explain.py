@@ -138,10 +138,12 @@ def _reason(
     missing: tuple[str, ...],
 ) -> str:
     if outcome is None:
-        unknown = [FIELDS[f].label for f in plan.fields if f in missing] or [
-            FIELDS[f].label for f in plan.fields if facts.get(f) is None
-        ]
-        return f"{condition.label}：缺少{'、'.join(unknown) or '相关信息'}，无法判断"
+        deciding = [f for f in plan.fields if f in missing] or [f for f in plan.fields if facts.get(f) is None]
+        absent = [FIELDS[f].label for f in deciding if facts.get(f) is None]
+        # A fact that is given but too coarse to decide (行业只写到门类 C): say so, do not call it missing.
+        vague = [f"{FIELDS[f].label} {value_text(f, facts[f])} 不够具体" for f in deciding if facts.get(f) is not None]
+        parts = ([f"缺少{'、'.join(absent)}"] if absent else []) + vague
+        return f"{condition.label}：{'，'.join(parts) or '缺少相关信息'}，无法判断"
     if plan.compared is not None:
         name = plan.compared
         actual = facts[name] if name in facts else variables.get(name)

@@ -7,28 +7,45 @@ read it, so a field is declared once.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from huiqi.errors import FieldMessage, InputError, Message
 from huiqi.profile import industry as _industry
 from huiqi.profile import uscc as _uscc
-
-FieldKind = Literal["string", "integer", "money", "date", "list"]
+from huiqi.profile.kinds import KINDS, FieldKind, KindSpec
 
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
+    """One field of the profile. Its kind's meaning everywhere is ``KINDS[kind]``."""
+
     name: str
     kind: FieldKind
     label: str  # 中文名称
     unit: str = ""
     values: tuple[str, ...] = ()  # allowed values of an enumerated field (or of a list's items)
     value_labels: tuple[str, ...] = ()
+    group: str = ""  # the calculator form's section (基本情况, 规模, 财税情况, 资质)
+    hint: str = ""  # help under the form control, in plain words
+    check: Callable[[Any], Any] | None = None  # normalise a valid value, or raise ValueError("中文 / English")
+    constraints: Mapping[str, Any] = field(default_factory=dict)  # pydantic Field() arguments
+
+    @property
+    def kind_spec(self) -> KindSpec:
+        return KINDS[self.kind]
 
     def label_of(self, value: str) -> str:
         if value in self.values and self.value_labels:
@@ -36,33 +53,86 @@ class FieldSpec:
         return value
 
 
+def _industry_code(v: str) -> str:
+    code = v.upper()
+    if not _industry.CODE_PATTERN.match(code):
+        raise ValueError(
+            "应为门类字母加2–4位数字，如 C、C39、C3911 / must be a section letter optionally followed by 2-4 digits"
+        )
+    if _industry.lookup(code) is None:
+        raise ValueError(f"GB/T 4754-2017 中没有代码 {code} / {code} is not a GB/T 4754-2017 code")
+    return code
+
+
 FIELDS: dict[str, FieldSpec] = {
     f.name: f
     for f in (
-        FieldSpec("uscc", "string", "统一社会信用代码"),
-        FieldSpec("name", "string", "企业名称"),
-        FieldSpec("region", "string", "所在地区"),
-        FieldSpec("industry", "string", "所属行业"),
-        FieldSpec("registered_on", "date", "成立日期"),
-        FieldSpec("employees", "integer", "从业人数", "人"),
-        FieldSpec("revenue", "money", "上年营业收入", "元"),
-        FieldSpec("total_assets", "money", "资产总额", "元"),
-        FieldSpec("taxable_income", "money", "上年应纳税所得额", "元"),
-        FieldSpec("rd_expense", "money", "上年研发费用", "元"),
+        FieldSpec(
+            "uscc", "string", "统一社会信用代码", group="基本情况", hint="18位，营业执照上印有。", check=_uscc.normalize
+        ),
+        FieldSpec(
+            "name",
+            "string",
+            "企业名称",
+            group="基本情况",
+            hint="只用于打印结果时显示，不影响判断。",
+            constraints={"min_length": 1, "max_length": 200},
+        ),
+        FieldSpec(
+            "region",
+            "string",
+            "所在地区",
+            group="基本情况",
+            hint="6位行政区划代码；临江市示例：339901 临江区、339902 江北区、339903 临江高新区。",
+            constraints={"pattern": r"^\d{6}$"},
+        ),
+        FieldSpec(
+            "industry",
+            "string",
+            "所属行业",
+            group="基本情况",
+            hint="输入行业名称或代码查找，如“餐饮”“软件开发”或 C3911。",
+            check=_industry_code,
+        ),
+        FieldSpec("registered_on", "date", "成立日期", group="基本情况", hint="营业执照上的成立日期。"),
+        FieldSpec(
+            "employees", "integer", "从业人数", "人", group="规模", hint="上年全年平均的从业人数（含劳务派遣）。"
+        ),
+        FieldSpec("revenue", "money", "上年营业收入", "元", group="规模", hint="单位：万元，如 1200 或 35.5。"),
+        FieldSpec("total_assets", "money", "资产总额", "元", group="规模", hint="单位：万元，全年平均值。"),
+        FieldSpec(
+            "taxable_income",
+            "money",
+            "上年应纳税所得额",
+            "元",
+            group="财税情况",
+            hint="单位：万元，企业所得税年度申报表上的数。",
+        ),
+        FieldSpec("rd_expense", "money", "上年研发费用", "元", group="财税情况", hint="单位：万元。"),
         FieldSpec(
             "taxpayer_type",
             "string",
             "增值税纳税人类型",
             values=("small_scale", "general"),
             value_labels=("小规模纳税人", "一般纳税人"),
+            group="财税情况",
         ),
-        FieldSpec("monthly_sales", "money", "月销售额", "元"),
+        FieldSpec(
+            "monthly_sales",
+            "money",
+            "月销售额",
+            "元",
+            group="财税情况",
+            hint="单位：万元，近期平均每月的增值税销售额。",
+        ),
         FieldSpec(
             "certifications",
             "list",
             "企业资质",
             values=("high_tech", "tech_sme", "specialized_new", "little_giant"),
             value_labels=("高新技术企业", "科技型中小企业", "专精特新中小企业", "专精特新“小巨人”企业"),
+            group="资质",
+            hint="有哪项勾哪项；一项都没有请勾“以上都没有”。都不勾表示不填。",
         ),
         FieldSpec(
             "credit_rating",
@@ -70,78 +140,66 @@ FIELDS: dict[str, FieldSpec] = {
             "纳税信用等级",
             values=("A", "B", "M", "C", "D"),
             value_labels=("A级", "B级", "M级", "C级", "D级"),
+            group="财税情况",
+            hint="税务部门评定的上年度纳税信用等级。",
         ),
     )
 }
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2, allow_inf_nan=False)]
-Certification = Literal["high_tech", "tech_sme", "specialized_new", "little_giant"]
+
+# --- the pydantic model, generated from FIELDS ------------------------------------------
+def _not_a_boolean(v: Any) -> Any:
+    # pydantic's lax mode would read true as 1: a count or an amount is never a yes/no.
+    if isinstance(v, bool):
+        raise ValueError("应为数字，不是是/否 / must be a number, not true/false")
+    return v
 
 
-class Profile(BaseModel):
+def _date_text(v: Any) -> Any:
+    # Lax mode would read a bare number as seconds since 1970.
+    if isinstance(v, int | float):
+        raise ValueError("应为日期，格式 YYYY-MM-DD / must be a date written YYYY-MM-DD")
+    return v
+
+
+def _unique_sorted(v: list[str]) -> list[str]:
+    return sorted(set(v))
+
+
+#: Checks every field of a kind gets before pydantic's own parsing.
+_KIND_CHECKS: dict[str, Callable[[Any], Any]] = {"integer": _not_a_boolean, "money": _not_a_boolean, "date": _date_text}
+
+
+def _annotation(spec: FieldSpec) -> Any:
+    kind = spec.kind_spec
+    base: Any = kind.python
+    if spec.values and spec.kind == "string":
+        base = Literal.__getitem__(spec.values)
+    elif spec.values and spec.kind == "list":
+        base = Annotated[list[Literal.__getitem__(spec.values)], AfterValidator(_unique_sorted)]  # type: ignore[misc]
+    extra: list[Any] = []
+    if spec.kind in _KIND_CHECKS:
+        extra.append(BeforeValidator(_KIND_CHECKS[spec.kind]))
+    if spec.check is not None:
+        extra.append(AfterValidator(spec.check))
+    if extra:
+        base = Annotated[base, *extra]
+    return base | None
+
+
+class ProfileBase(BaseModel):
     """One enterprise's facts. Every field is optional; ``None`` means unknown, never 0."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    uscc: str | None = None
-    name: str | None = Field(None, min_length=1, max_length=200)
-    region: str | None = Field(None, pattern=r"^\d{6}$")
-    industry: str | None = None
-    registered_on: dt.date | None = None
-    employees: int | None = Field(None, ge=0, le=10_000_000, strict=False)
-    revenue: Money | None = None
-    total_assets: Money | None = None
-    taxable_income: Money | None = None
-    rd_expense: Money | None = None
-    taxpayer_type: Literal["small_scale", "general"] | None = None
-    monthly_sales: Money | None = None
-    certifications: list[Certification] | None = None
-    credit_rating: Literal["A", "B", "M", "C", "D"] | None = None
+    if TYPE_CHECKING:  # the fields are generated from FIELDS below
 
-    @field_validator(
-        "employees", "revenue", "total_assets", "taxable_income", "rd_expense", "monthly_sales", mode="before"
-    )
-    @classmethod
-    def _not_a_boolean(cls, v: Any) -> Any:
-        # pydantic's lax mode would read true as 1: a count or an amount is never a yes/no.
-        if isinstance(v, bool):
-            raise ValueError("应为数字，不是是/否 / must be a number, not true/false")
-        return v
+        def __init__(self, **data: Any) -> None: ...
 
-    @field_validator("registered_on", mode="before")
-    @classmethod
-    def _date_text(cls, v: Any) -> Any:
-        # Lax mode would read a bare number as seconds since 1970.
-        if isinstance(v, int | float):
-            raise ValueError("应为日期，格式 YYYY-MM-DD / must be a date written YYYY-MM-DD")
-        return v
-
-    @field_validator("uscc")
-    @classmethod
-    def _uscc(cls, v: str | None) -> str | None:
-        return None if v is None else _uscc.normalize(v)
-
-    @field_validator("industry")
-    @classmethod
-    def _industry(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        code = v.upper()
-        if not _industry.CODE_PATTERN.match(code):
-            raise ValueError(
-                "应为门类字母加2–4位数字，如 C、C39、C3911 / must be a section letter optionally followed by 2-4 digits"
-            )
-        if _industry.lookup(code) is None:
-            raise ValueError(f"GB/T 4754-2017 中没有代码 {code} / {code} is not a GB/T 4754-2017 code")
-        return code
-
-    @field_validator("certifications")
-    @classmethod
-    def _unique(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else sorted(set(v))
+        def __getattr__(self, name: str) -> Any: ...
 
     @model_validator(mode="after")
-    def _not_empty(self) -> Profile:
+    def _not_empty(self) -> ProfileBase:
         if not self.model_dump(exclude_none=True):
             raise ValueError("企业画像不能为空 / the profile must not be empty")
         return self
@@ -149,6 +207,18 @@ class Profile(BaseModel):
     def facts(self) -> dict[str, Any]:
         """Field name → value, ``None`` for every unknown field (the evaluators' input)."""
         return {name: getattr(self, name) for name in FIELDS}
+
+
+if TYPE_CHECKING:
+    Profile = ProfileBase
+else:
+    Profile = create_model(
+        "Profile",
+        __base__=ProfileBase,
+        __module__=__name__,
+        __doc__=ProfileBase.__doc__,
+        **{name: (_annotation(spec), Field(None, **spec.constraints)) for name, spec in FIELDS.items()},
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,16 +19,9 @@ from sqlglot.errors import ParseError
 
 from huiqi.errors import HuiqiError
 from huiqi.profile import FIELDS
+from huiqi.rules.functions import RULE_FUNCTIONS, normalise_calls
+from huiqi.rules.types import BOOLEAN, DATE, LIST, NULL, NUMBER, SAME, STRING, TYPE_ZH
 
-NUMBER, STRING, DATE, BOOLEAN, LIST, NULL = "number", "string", "date", "boolean", "list", "null"
-TYPE_ZH = {NUMBER: "数值", STRING: "文字", DATE: "日期", BOOLEAN: "真假", LIST: "列表", NULL: "空值"}
-_KIND_TYPE = {"string": STRING, "integer": NUMBER, "money": NUMBER, "date": DATE, "list": LIST}
-
-#: Functions that are not sqlglot expression classes; name → (argument types, result type).
-FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "years_between": ((DATE, DATE), NUMBER),
-    "months_between": ((DATE, DATE), NUMBER),
-}
 MAX_SCALE = 6  # decimal places kept by every arithmetic step, in both backends
 
 
@@ -60,7 +53,7 @@ class Scope:
             return "as_of", Symbol(DATE)
         if name in FIELDS:
             spec = FIELDS[name]
-            return "field", Symbol(_KIND_TYPE[spec.kind], spec.values)
+            return "field", Symbol(spec.kind_spec.rule_type, spec.values)
         if name in self.variables:
             return "variable", self.variables[name]
         raise ExprError(f"未知的字段或变量 “{name}” / unknown field or variable '{name}'", name=name)
@@ -86,7 +79,7 @@ def parse(text: str) -> exp.Expr:
         raise ExprError(f"表达式无法解析 / cannot parse: {e.errors[0]['description'] if e.errors else e}") from None
     if tree is None:
         raise ExprError("表达式为空 / empty expression")
-    return tree
+    return normalise_calls(tree)
 
 
 def param_name(node: exp.Expr) -> str | None:
@@ -181,21 +174,26 @@ class _Checker:
             self.parameters.add(name)
             return self.scope.parameters[name]
         fname = str(n.this).lower()
-        if fname not in FUNCTIONS:
-            raise ExprError(f"未知函数 {fname}() / unknown function")
-        arg_types, result = FUNCTIONS[fname]
+        fn = RULE_FUNCTIONS.get(fname)
+        if fn is None:
+            known = "、".join(f"{f}()" for f in RULE_FUNCTIONS)
+            raise ExprError(f"未知函数 {fname}()，可用：{known}、param() / unknown function")
         args = n.expressions
-        if len(args) != len(arg_types):
-            raise ExprError(f"{fname}() 需要 {len(arg_types)} 个参数 / takes {len(arg_types)} arguments")
-        for a, t in zip(args, arg_types, strict=True):
-            self._expect(a, t, f"{fname}()")
-        return Symbol(result)
-
-    def _monthsbetween(self, n: exp.Expr) -> Symbol:
-        # sqlglot reads months_between(d1, d2) as MonthsBetween(this=d1, expression=d2).
-        self._expect(n.this, DATE, "months_between()")
-        self._expect(n.expression, DATE, "months_between()")
-        return Symbol(NUMBER)
+        if len(args) != len(fn.args):
+            raise ExprError(f"{fname}() 需要 {len(fn.args)} 个参数 / takes {len(fn.args)} arguments")
+        same: list[Symbol] = []
+        for i, (a, t) in enumerate(zip(args, fn.args, strict=True)):
+            if i in fn.literal_args and not (isinstance(a, exp.Literal) and a.is_string):
+                raise ExprError(
+                    f"{fname}() 的第{i + 1}个参数必须是字符串常量 / argument {i + 1} must be a quoted string"
+                )
+            if t == SAME:
+                same.append(self.check(a))
+            else:
+                self._expect(a, t, f"{fname}()")
+        if fn.result == SAME:
+            return self._unify(same, n)
+        return Symbol(fn.result)
 
     # --- logic --------------------------------------------------------------
     def _and(self, n: exp.Expr) -> Symbol:

@@ -14,7 +14,6 @@ enterprise costs milliseconds; the generated functions cost a fraction of that.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import warnings
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from huiqi.rules.functions import RULE_FUNCTIONS
 from huiqi.rules.lang import MAX_SCALE, date_literal, decimal_literal, like_is_prefix, param_name
 
 _Q6 = Decimal(1).scaleb(-MAX_SCALE)
@@ -51,14 +51,6 @@ def div(a: Any, b: Any) -> Decimal | None:
     return (Decimal(a) / Decimal(b)).quantize(_Q6, ROUND_HALF_UP)
 
 
-def years_between(a: dt.date, b: dt.date) -> int:
-    return b.year - a.year - (1 if (b.month, b.day) < (a.month, a.day) else 0)
-
-
-def months_between(a: dt.date, b: dt.date) -> int:
-    return (b.year - a.year) * 12 + b.month - a.month - (1 if b.day < a.day else 0)
-
-
 def floor(x: Any) -> Decimal:
     return Decimal(x).to_integral_value(ROUND_FLOOR)
 
@@ -81,8 +73,7 @@ RUNTIME: dict[str, Any] = {
     "Decimal": Decimal,
     "_q6": q6,
     "_div": div,
-    "_ybt": years_between,
-    "_mbt": months_between,
+    **{f.runtime: f.python for f in RULE_FUNCTIONS.values()},
     "_floor": floor,
     "_ceil": ceil,
     "_round": round_half_up,
@@ -221,14 +212,17 @@ class Emitter:
         if name is not None:
             index = self.module.const(name)  # a stable short local name per parameter
             return self.bind(f"P{index}", f"P[{name!r}]"), "0"
-        fname = str(n.this).lower()
-        (a, da), (b, db) = (self.emit(x) for x in n.expressions)
-        helper = {"years_between": "_ybt", "months_between": "_mbt"}[fname]
-        return self._nullsafe(f"{helper}({a}, {b})", a, b, deps=(da, db))
-
-    def _monthsbetween(self, n: exp.Expr) -> tuple[str, str]:
-        (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
-        return self._nullsafe(f"_mbt({a}, {b})", a, b, deps=(da, db))
+        fn = RULE_FUNCTIONS[str(n.this).lower()]
+        args = [self.emit(x) for x in n.expressions]
+        atoms = [a for a, _ in args]
+        value, deps = self._nullsafe(f"{fn.runtime}({', '.join(atoms)})", *atoms, deps=tuple(d for _, d in args))
+        if self.explain and value != "None":
+            # Unknown although every argument is known (``within`` on a code coarser than the
+            # class): a more precise value of the facts it was given would decide it.
+            given = sum(self.field_bits[c.name] for c in n.find_all(exp.Column) if c.name in self.field_bits)
+            if given:
+                deps = self.tmp(f"({deps} | {given}) if {value} is None else {deps}")
+        return value, deps
 
     # --- logic --------------------------------------------------------------------------
     def _and(self, n: exp.Expr) -> tuple[str, str]:

@@ -21,9 +21,41 @@ from typing import Any
 
 from sqlglot import exp
 
-from huiqi.rules.lang import date_literal, decimal_literal, param_name
+from huiqi.rules.functions import RULE_FUNCTIONS
+from huiqi.rules.lang import ExprError, date_literal, decimal_literal, param_name
 
 DECIMAL_6 = exp.DataType.build("DECIMAL(38, 6)")
+#: Nodes that mean the same in SQL as in the rule language: rebuilt with translated children.
+#: Every other node the checker accepts has a method below; anything else is an error.
+SAME_SHAPE: frozenset[type[exp.Expr]] = frozenset(
+    {
+        exp.Paren,
+        exp.And,
+        exp.Or,
+        exp.Not,
+        exp.Is,
+        exp.EQ,
+        exp.NEQ,
+        exp.GT,
+        exp.GTE,
+        exp.LT,
+        exp.LTE,
+        exp.Between,
+        exp.Case,
+        exp.If,
+        exp.Coalesce,
+        exp.Add,
+        exp.Sub,
+        exp.Neg,
+        exp.Abs,
+        exp.Year,
+        exp.Month,
+        exp.Day,
+        exp.Substring,
+        exp.Boolean,
+        exp.Null,
+    }
+)
 DECIMAL_2 = exp.DataType.build("DECIMAL(18, 2)")
 
 
@@ -59,39 +91,6 @@ def _round6(e: exp.Expr) -> exp.Expr:
     return cast(e, DECIMAL_6)
 
 
-def _years_between(a: exp.Expr, b: exp.Expr) -> exp.Expr:
-    earlier_in_year = exp.or_(
-        exp.LT(this=exp.Month(this=b.copy()), expression=exp.Month(this=a.copy())),
-        exp.and_(
-            exp.EQ(this=exp.Month(this=b.copy()), expression=exp.Month(this=a.copy())),
-            exp.LT(this=exp.Day(this=b.copy()), expression=exp.Day(this=a.copy())),
-        ),
-    )
-    borrow = exp.Case(ifs=[exp.If(this=earlier_in_year, true=exp.Literal.number(1))], default=exp.Literal.number(0))
-    years = exp.Sub(this=exp.Year(this=b.copy()), expression=exp.Year(this=a.copy()))
-    return exp.Paren(this=exp.Sub(this=years, expression=borrow))
-
-
-def _months_between(a: exp.Expr, b: exp.Expr) -> exp.Expr:
-    months = exp.Add(
-        this=exp.Mul(
-            this=exp.Paren(this=exp.Sub(this=exp.Year(this=b.copy()), expression=exp.Year(this=a.copy()))),
-            expression=exp.Literal.number(12),
-        ),
-        expression=exp.Sub(this=exp.Month(this=b.copy()), expression=exp.Month(this=a.copy())),
-    )
-    borrow = exp.Case(
-        ifs=[
-            exp.If(
-                this=exp.LT(this=exp.Day(this=b.copy()), expression=exp.Day(this=a.copy())),
-                true=exp.Literal.number(1),
-            )
-        ],
-        default=exp.Literal.number(0),
-    )
-    return exp.Paren(this=exp.Sub(this=months, expression=borrow))
-
-
 class SqlGen:
     """Rebuilds checked trees as SQL for one ``as_of`` date and its parameter values."""
 
@@ -103,7 +102,13 @@ class SqlGen:
         handler: Callable[[exp.Expr], exp.Expr] | None = getattr(self, "_" + type(node).__name__.lower(), None)
         if handler is not None:
             return handler(node)
-        # Same shape in SQL: rebuild with translated children.
+        if type(node) not in SAME_SHAPE:
+            # sqlglot's "Unsupported expression type": never guess what an unknown node means.
+            raise ExprError(
+                f"SQL 生成器不支持 “{node.sql()}”（{type(node).__name__}） / unsupported expression type "
+                f"{type(node).__name__} in the SQL generator"
+            )
+        # Same meaning and shape in SQL: rebuild with translated children.
         out = node.copy()
         for key, arg in node.args.items():
             if isinstance(arg, exp.Expr):
@@ -129,12 +134,8 @@ class SqlGen:
         name = param_name(n)
         if name is not None:
             return value_sql(self.params.get(name))
-        a, b = (self.sql(x) for x in n.expressions)
-        fname = str(n.this).lower()
-        return _years_between(a, b) if fname == "years_between" else _months_between(a, b)
-
-    def _monthsbetween(self, n: exp.Expr) -> exp.Expr:
-        return _months_between(self.sql(n.this), self.sql(n.expression))
+        fn = RULE_FUNCTIONS[str(n.this).lower()]
+        return fn.sql(*(self.sql(x) for x in n.expressions))
 
     def _like(self, n: exp.Expr) -> exp.Expr:
         like = exp.Like(this=self.sql(n.this), expression=n.expression.copy())

@@ -29,9 +29,8 @@ from huiqi.profile import FIELDS
 from huiqi.rules.library import FIELD_BITS, Library, Policy
 from huiqi.rules.sqlgen import DECIMAL_2, SqlGen, cast
 
-_SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "money": "DECIMAL(18, 2)", "date": "DATE", "list": "VARCHAR[]"}
 #: The profile table's columns and DuckDB types, from the single field registry.
-PROFILE_COLUMNS: dict[str, str] = {name: _SQL_TYPES[spec.kind] for name, spec in FIELDS.items()}
+PROFILE_COLUMNS: dict[str, str] = {name: spec.kind_spec.sql for name, spec in FIELDS.items()}
 
 
 @dataclass

@@ -89,15 +89,6 @@ class MatchRequest(BaseModel):
         return check_as_of(v)
 
 
-_JSON_TYPES: dict[str, tuple[tuple[type, ...], str, str]] = {
-    "integer": ((int,), "应为整数", "an integer"),
-    "money": ((int, float, str), "应为数字", "a number"),
-    "date": ((str,), "应为日期，格式 YYYY-MM-DD", "a date string YYYY-MM-DD"),
-    "list": ((list,), "应为列表", "a list"),
-    "string": ((str,), "应为文字", "a string"),
-}
-
-
 def _wrong_json_types(profile: dict[str, Any]) -> list[FieldError]:
     """Values whose JSON type is not the one the published schema gives the field.
 
@@ -109,9 +100,11 @@ def _wrong_json_types(profile: dict[str, Any]) -> list[FieldError]:
         spec = FIELDS.get(name)
         if spec is None or value is None:
             continue
-        types, zh, en = _JSON_TYPES[spec.kind]
-        if isinstance(value, bool) or not isinstance(value, types):
-            out.append(field_error(f"profile.{name}", zh, f"expected {en}, got {type(value).__name__}"))
+        kind = spec.kind_spec
+        if isinstance(value, bool) or not isinstance(value, kind.json_types):
+            out.append(
+                field_error(f"profile.{name}", kind.json_zh, f"expected {kind.json_en}, got {type(value).__name__}")
+            )
     return out
 
 

@@ -22,42 +22,14 @@ _FEN = Decimal("0.01")
 _CONTEXT = decimal.Context(prec=40)
 
 MONEY_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "money")
-#: The order of the form, and the fields it offers.
-FORM_FIELDS = (
-    "name",
-    "uscc",
-    "region",
-    "industry",
-    "registered_on",
-    "employees",
-    "revenue",
-    "total_assets",
-    "taxable_income",
-    "rd_expense",
-    "monthly_sales",
-    "taxpayer_type",
-    "certifications",
-    "credit_rating",
-)
+#: The form's sections and the fields each offers, in order: every profile field, from FIELDS.
+FORM_GROUPS: dict[str, tuple[str, ...]] = {}
+for _name, _spec in FIELDS.items():
+    FORM_GROUPS[_spec.group] = (*FORM_GROUPS.get(_spec.group, ()), _name)
+FORM_FIELDS = tuple(name for names in FORM_GROUPS.values() for name in names)
 NONE_CERTIFICATIONS = "none"
-
 #: Help under each field, in plain words.
-HINTS = {
-    "name": "只用于打印结果时显示，不影响判断。",
-    "uscc": "18位，营业执照上印有。",
-    "region": "6位行政区划代码；临江市示例：339901 临江区、339902 江北区、339903 临江高新区。",
-    "industry": "输入行业名称或代码查找，如“餐饮”“软件开发”或 C3911。",
-    "registered_on": "营业执照上的成立日期。",
-    "employees": "上年全年平均的从业人数（含劳务派遣）。",
-    "revenue": "单位：万元，如 1200 或 35.5。",
-    "total_assets": "单位：万元，全年平均值。",
-    "taxable_income": "单位：万元，企业所得税年度申报表上的数。",
-    "rd_expense": "单位：万元。",
-    "monthly_sales": "单位：万元，近期平均每月的增值税销售额。",
-    "taxpayer_type": "",
-    "certifications": "有哪项勾哪项；一项都没有请勾“以上都没有”。都不勾表示不填。",
-    "credit_rating": "税务部门评定的上年度纳税信用等级。",
-}
+HINTS = {name: spec.hint for name, spec in FIELDS.items()}
 
 
 def wan_to_yuan(text: str) -> Decimal:
@@ -156,8 +128,8 @@ def parse_form(form: Mapping[str, Any]) -> FormState:
                     state.values[name] = f"{found.code} {found.name}"
             elif name == "region":
                 raw[name] = text.split()[0]
-            elif name == "employees":
-                raw[name] = text.replace(",", "").replace("，", "").removesuffix("人").strip()
+            elif FIELDS[name].kind == "integer":
+                raw[name] = text.replace(",", "").replace("，", "").removesuffix(FIELDS[name].unit).strip()
             else:
                 raw[name] = text
         except ValueError as e:

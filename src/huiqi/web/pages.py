@@ -80,6 +80,7 @@ TEMPLATES.env.globals.update(
     industry_text=industry_text,
     FIELDS=FIELDS,
     HINTS=forms.HINTS,
+    FORM_GROUPS=forms.FORM_GROUPS,
     MONEY_FIELDS=forms.MONEY_FIELDS,
     VERDICTS=vocab.VERDICTS,
     OUTCOMES=vocab.OUTCOMES,
