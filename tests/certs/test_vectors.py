@@ -1,0 +1,70 @@
+"""The gate: W3C vc-di-eddsa ``eddsa-jcs-2022`` vectors reproduced value by value, then verified and attacked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from huiqi.certs.errors import ProofError
+from huiqi.certs.integrity import EDDSA_JCS, add_proof, create_proof, verify_proof
+from huiqi.certs.keys import Ed25519Private, private_key, public_key
+from tests.trust.vectors import VECTORS
+
+DIR = VECTORS / "vc-di-eddsa"
+JCS = DIR / "eddsa-jcs-2022"
+
+
+def text(name: str) -> str:
+    return (JCS / name).read_text(encoding="utf-8").strip()
+
+
+@pytest.fixture(scope="module")
+def signed() -> tuple[dict, object]:  # type: ignore[type-arg]
+    unsigned = json.loads((DIR / "unsigned.json").read_text())
+    pair = json.loads((DIR / "keyPair.json").read_text())
+    config = json.loads(text("proofConfigJCS.json"))
+    key = private_key(pair["privateKeyMultibase"])
+    assert key.public.multibase == pair["publicKeyMultibase"]
+    proof, steps = create_proof(
+        unsigned, key, verification_method=config["verificationMethod"], created=config["created"]
+    )
+    return add_proof(unsigned, proof), steps
+
+
+def test_every_intermediate_value_of_the_w3c_vector(signed) -> None:  # type: ignore[no-untyped-def]
+    document, steps = signed
+    assert steps.canonical_document.decode() == text("canonDocJCS.txt")
+    assert steps.document_hash.hex() == text("docHashJCS.txt")
+    assert steps.canonical_proof_config.decode() == text("proofCanonJCS.txt")
+    assert steps.proof_config_hash.hex() == text("proofHashJCS.txt")
+    assert steps.hash_data.hex() == text("combinedHashJCS.txt")
+    assert steps.signature.hex() == text("sigHexJCS.txt")
+    assert steps.proof_value == text("sigBTC58JCS.txt")
+    assert document == json.loads(text("signedJCS.json"))
+
+
+def test_the_signed_vector_verifies_and_one_changed_character_does_not() -> None:
+    document = json.loads(text("signedJCS.json"))
+    pair = json.loads((DIR / "keyPair.json").read_text())
+    key = public_key(pair["publicKeyMultibase"])
+    verify_proof(document, document["proof"], lambda vm: key)
+    forged = json.loads(text("signedJCS.json").replace("The School of Examples", "The School of Exampley"))
+    with pytest.raises(ProofError) as e:
+        verify_proof(forged, forged["proof"], lambda vm: key)
+    assert e.value.reason == "tampered"
+    other = Ed25519Private.generate().public
+    with pytest.raises(ProofError):
+        verify_proof(document, document["proof"], lambda vm: other)
+
+
+def test_the_proof_config_covers_created_and_context() -> None:
+    document = json.loads(text("signedJCS.json"))
+    key = public_key(json.loads((DIR / "keyPair.json").read_text())["publicKeyMultibase"])
+    later = {**document, "proof": {**document["proof"], "created": "2024-02-24T23:36:38Z"}}
+    with pytest.raises(ProofError):
+        verify_proof(later, later["proof"], lambda vm: key)
+    moved = {**document, "@context": document["@context"][:1]}
+    with pytest.raises(ProofError):
+        verify_proof(moved, moved["proof"], lambda vm: key)
+    assert document["proof"]["cryptosuite"] == EDDSA_JCS
