@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from huiqi.store import current_revision, generation, head_revision, make_engine, upgrade
 from huiqi.store.models import Base
+from huiqi.certs import schema as certs_schema
 from huiqi.trust import schema as trust_schema
 
 POLICY = (Path(__file__).resolve().parents[2] / "policies" / "cn" / "cit.small-low-profit.yaml").read_text(
@@ -21,7 +22,9 @@ def test_head_schema_matches_the_models(db_url):
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), [Base.metadata, trust_schema.metadata])
+        diff = compare_metadata(
+            MigrationContext.configure(conn), [Base.metadata, trust_schema.metadata, certs_schema.metadata]
+        )
     assert diff == []
     assert generation(engine) == 0
     upgrade(engine)  # a second upgrade is a no-op

@@ -146,7 +146,9 @@ def add_proof(document: Mapping[str, Any], proof: Mapping[str, Any]) -> dict[str
 def proofs_of(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     have = document.get("proof")
     if have is None:
-        raise ProofError("证照没有数字签名（proof）", "the credential carries no proof", field="proof", reason="no_proof")
+        raise ProofError(
+            "证照没有数字签名（proof）", "the credential carries no proof", field="proof", reason="no_proof"
+        )
     items = have if isinstance(have, list) else [have]
     if not items or not all(isinstance(p, Mapping) for p in items):
         raise ProofError("proof 格式错误", "malformed proof", field="proof", reason="tampered")
@@ -171,25 +173,30 @@ def verify_proof(
         )
     for name in ("verificationMethod", "created", "proofPurpose", "proofValue"):
         if not isinstance(proof.get(name), str):
-            raise ProofError(
-                f"签名缺少 {name}", f"the proof lacks {name}", field=f"proof.{name}", reason="tampered"
-            )
+            raise ProofError(f"签名缺少 {name}", f"the proof lacks {name}", field=f"proof.{name}", reason="tampered")
     if proof["proofPurpose"] != "assertionMethod":
         raise ProofError(
-            "签名用途应为 assertionMethod", "proof purpose must be assertionMethod", field="proof.proofPurpose",
+            "签名用途应为 assertionMethod",
+            "proof purpose must be assertionMethod",
+            field="proof.proofPurpose",
             reason="tampered",
         )
     unsecured = {k: v for k, v in document.items() if k != "proof"}
     config = {k: v for k, v in proof.items() if k != "proofValue"}
     if "@context" in config and config["@context"] != unsecured.get("@context"):
         raise ProofError(
-            "签名的 @context 与证照不一致", "the proof's @context differs from the document's",
-            field="proof.@context", reason="tampered",
+            "签名的 @context 与证照不一致",
+            "the proof's @context differs from the document's",
+            field="proof.@context",
+            reason="tampered",
         )
     key = resolve(proof["verificationMethod"])
     if key.algorithm != _ALGORITHM[str(suite)]:
         raise ProofError(
-            f"{suite} 的密钥类型不对", f"wrong key type for {suite}", field="proof.verificationMethod", reason="tampered"
+            f"{suite} 的密钥类型不对",
+            f"wrong key type for {suite}",
+            field="proof.verificationMethod",
+            reason="tampered",
         )
     signature = from_multibase(proof["proofValue"], "proof.proofValue")
     steps = _steps(unsecured, config, signature)

@@ -46,7 +46,8 @@ def from_multibase(text: str, field: str = "publicKeyMultibase") -> bytes:
 
 
 class PublicKey(Protocol):
-    algorithm: Algorithm
+    @property
+    def algorithm(self) -> Algorithm: ...
 
     @property
     def multibase(self) -> str: ...
@@ -55,7 +56,8 @@ class PublicKey(Protocol):
 
 
 class PrivateKey(Protocol):
-    algorithm: Algorithm
+    @property
+    def algorithm(self) -> Algorithm: ...
 
     @property
     def public(self) -> PublicKey: ...

@@ -1,0 +1,62 @@
+"""Issue, publish, verify; change and revoke: what a holder and a clerk see."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.certs.conftest import BUSINESS, World
+
+
+def test_an_issued_licence_verifies_offline_with_its_package(any_world: World) -> None:
+    w = any_world
+    issued = w.licences.issue("YYZZ", BUSINESS)
+    w.licences.publish()
+    package = w.licences.package(str(issued.id))
+    assert set(package["evidence"]) == {"issue", "key", "status"}
+    from huiqi.certs.verify import Anchors, Verifier
+
+    result = Verifier(Anchors(w.policy), clock=w.clock).verify(package)
+    assert result.verdict == "valid", result.reasons
+    assert result.label == "有效"
+    assert result.licence and result.licence["holder"] == "临江市青禾餐饮有限公司"
+    assert any("联署" in c for c in result.checks)
+
+
+def test_cancel_makes_the_same_licence_cancelled_with_the_date(world: World) -> None:
+    lid = world.issue()
+    world.clock.advance(days=30)
+    world.licences.revoke(lid, reason="企业申请注销登记")
+    world.licences.publish()
+    result = world.licences.verify(world.licences.credential(lid))
+    assert result.verdict == "revoked"
+    assert result.label == "已注销"
+    assert result.event and result.event["effective"].startswith("2026-12-31")
+    assert "2026-12-31" in result.reasons[0].zh and "注销" in result.reasons[0].zh
+
+
+def test_a_change_supersedes_the_old_version(world: World) -> None:
+    lid = world.issue()
+    world.clock.advance(days=1)
+    new = world.licences.change(lid, {"address": "临江市江滨区望江路 20 号"}, reason="住所变更")
+    world.licences.publish()
+    assert str(new.id).endswith(".002." + new.id.check)
+    old = world.licences.verify(world.licences.credential(lid))
+    assert old.verdict == "superseded" and str(new.id) in old.reasons[0].zh
+    current = world.licences.verify(world.licences.package(str(new.id)))
+    assert current.verdict == "valid", current.reasons
+    history = world.licences.history(lid)
+    assert [h["kind"] for h in history] == ["issue", "supersede", "change"]
+
+
+def test_the_status_list_alone_tells_an_offline_verifier_of_a_revocation(world: World) -> None:
+    lid = world.issue()
+    package = world.licences.package(lid)
+    world.clock.advance(dt.timedelta(hours=2))
+    world.licences.revoke(lid, reason="吊销：虚假登记", kind="revoke")
+    world.licences.publish()
+    package["evidence"]["status"] = world.licences.package(lid)["evidence"]["status"]
+    from huiqi.certs.verify import Anchors, Verifier
+
+    result = Verifier(Anchors(world.policy), clock=world.clock).verify(package)
+    assert result.verdict == "revoked"
+    assert "状态列表" in result.reasons[0].zh
