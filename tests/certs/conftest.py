@@ -22,7 +22,7 @@ from huiqi.trust.witness import Refusal, Witness
 from tests.postgres import postgres_available, temporary_database
 
 MEMBERS = {"samr": "市场监管局", "mps": "公安局", "tax": "税务局", "hrss": "人社局", "fin": "财政局"}
-ORIGINS = [f"linjiang.example/huiqi/{y}" for y in (2026, 2027, 2028, 2029, 2030)]
+ORIGINS = [f"linjiang.example/huiqi/{y}" for y in range(2025, 2031)]
 
 BUSINESS = {
     "uscc": "91330100MA2K00001W",
@@ -40,7 +40,9 @@ def witness_client(witnesses: dict[str, Witness]) -> httpx.Client:
     """An HTTP client whose requests reach in-process witnesses (tlog-witness answers and refusals)."""
 
     def handle(request: httpx.Request) -> httpx.Response:
-        witness = witnesses[request.url.host]
+        witness = witnesses.get(request.url.host)
+        if witness is None:
+            raise httpx.ConnectError("witness unreachable", request=request)
         try:
             return httpx.Response(200, text=witness.add_checkpoint(request.content))
         except Refusal as e:

@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from huiqi.certs import schema as certs_schema
 from huiqi.store import current_revision, generation, head_revision, make_engine, upgrade
 from huiqi.store.models import Base
-from huiqi.certs import schema as certs_schema
 from huiqi.trust import schema as trust_schema
 
 POLICY = (Path(__file__).resolve().parents[2] / "policies" / "cn" / "cit.small-low-profit.yaml").read_text(

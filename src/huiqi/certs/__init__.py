@@ -20,7 +20,7 @@ from huiqi.certs.catalog import DEPARTMENTS, LICENCE_TYPES, Department, LicenceT
 from huiqi.certs.credential import IssuerKeys
 from huiqi.certs.errors import CertError, IdentifierError, IssuanceError, NotFoundError, ProofError
 from huiqi.certs.identifier import LicenceId, parse_licence_id
-from huiqi.certs.service import PURPOSES, IssueRequest, Issued, Licences, Notary
+from huiqi.certs.service import PURPOSES, Issued, IssueRequest, Licences, Notary
 from huiqi.certs.verify import VERDICTS, Anchors, CheckpointCache, Verification, Verifier
 
 __all__ = [

@@ -6,17 +6,20 @@ programs: ``tampered``, ``unknown_key``, ``quorum`` …) beside the sentence a c
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class CertError(Exception):
-    """Something the e-licence layer refused. ``str()`` is ``"field: 中文 / English"``."""
+from huiqi.errors import InputError, Message
+
+
+class CertError(InputError):
+    """Something the e-licence layer refused (HTTP 422 naming ``field``). ``str()`` is ``"中文 / English"``."""
 
     def __init__(self, message_zh: str, message_en: str, *, field: str | None = None, reason: str = "invalid"):
         self.message_zh = message_zh
         self.message_en = message_en
         self.field = field
         self.reason = reason
-        prefix = f"{field}: " if field else ""
-        super().__init__(f"{prefix}{message_zh} / {message_en}")
+        super().__init__(Message(message_zh, message_en), field=field)
 
 
 class IdentifierError(CertError):
@@ -36,3 +39,7 @@ class IssuanceError(CertError):
 
 class NotFoundError(CertError):
     """No licence with this identifier was ever issued here."""
+
+    status: ClassVar[int] = 404
+    kind: ClassVar[str] = "not-found"
+    title: ClassVar[Message] = Message("找不到", "Not found")

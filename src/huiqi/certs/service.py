@@ -245,9 +245,9 @@ class Licences:
             try:
                 subject = validate_subject(kind, r.subject)
             except IssuanceError as e:
-                if len(requests) > 1:
-                    e.field = f"[{i}].{e.field}"
-                raise
+                if len(requests) == 1:
+                    raise
+                raise IssuanceError(e.message_zh, e.message_en, field=f"[{i}].{e.field}") from e
             prepared.append((kind, subject, r))
         now = self.clock.now()
         out: list[Issued] = []

@@ -368,12 +368,20 @@ class Verifier:
                 if entry.get("type") != "key.register":
                     raise _Refused(_reason("unknown_key", "密钥登记条目类型不对", "not a key.register entry"))
                 record = KeyRecord(kid, str(entry.get("department")), str(entry.get("algorithm")))
-            else:
+            elif self.anchors.keys:
                 raise _Refused(
                     _reason(
                         "unknown_key",
                         "签名密钥未在发证部门的密钥登记册（透明日志）中登记：证照不是该部门签发的",
                         "the signing key is not in the departments' key registry on the log: not issued by them",
+                    )
+                )
+            else:
+                raise _Refused(
+                    _reason(
+                        "no_evidence",
+                        "证照未附签名密钥的登记证明，离线无法确认密钥属于发证部门（请联网核验）",
+                        "no log proof that the signing key is registered: verify online",
                     )
                 )
         if record.department != department:
