@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from huiqi.cli import lifecycle, trust
+from huiqi.cli import certs, lifecycle, trust
 from huiqi.cli.batch import batch_app, registry_app
 from huiqi.cli.serve import serve
 
@@ -25,6 +25,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(batch_app, name="batch")
 lifecycle.register(app, policy_app)
 trust.register(app)
+certs.register(app)
 app.command("serve")(serve)
 
 console = Console(soft_wrap=True)
