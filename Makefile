@@ -19,8 +19,8 @@ run: setup
 	$(BIN)/huiqi serve
 
 check: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench conftest.py
+	$(BIN)/ruff format --check src tests bench conftest.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/huiqi policy lint

@@ -1,10 +1,13 @@
 import datetime as dt
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from huiqi.clock import FixedClock
+from tests.postgres import require, temporary_database
 
 settings.register_profile("default", max_examples=60, deadline=None)
 settings.register_profile("thorough", max_examples=2000, deadline=None)
@@ -12,6 +15,14 @@ settings.load_profile(os.environ.get("HUIQI_HYPOTHESIS", "default"))
 
 #: "Now" for every test: tests never read the machine's clock (see huiqi.clock).
 TEST_NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: every storage test runs on SQLite and on PostgreSQL."""
+    require(request.param)
+    with temporary_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -33,6 +33,16 @@ def postgres_available() -> bool:
         return False
 
 
+def require(kind: str) -> None:
+    """Skip a PostgreSQL test when no server is reachable, except in CI, where it fails."""
+    import pytest
+
+    if kind == "postgresql" and not postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable (run scripts/ensure-postgres.sh)")
+        pytest.skip("PostgreSQL is not reachable (run scripts/ensure-postgres.sh)")
+
+
 @contextmanager
 def temporary_database(kind: str, directory: Path, template: str | None = None) -> Iterator[str]:
     """Yield the URL of a new database of ``kind`` (sqlite | postgresql); drop it after.

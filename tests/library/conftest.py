@@ -1,4 +1,3 @@
-import os
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -8,27 +7,12 @@ from huiqi.clock import FixedClock
 from huiqi.library import Lifecycle
 from huiqi.library.officers import add_user
 from tests.conftest import TEST_NOW
-from tests.postgres import postgres_available, temporary_database
+from tests.postgres import require, temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
 EXAMPLES = ROOT / "examples"
 SMALL_LOW_PROFIT = "cn/cit.small-low-profit.yaml"
-
-
-def _require(kind):
-    if kind == "postgresql" and not postgres_available():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not reachable (run scripts/ensure-postgres.sh)")
-        pytest.skip("PostgreSQL is not reachable (run scripts/ensure-postgres.sh)")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """An empty database: the lifecycle tests run on SQLite and on PostgreSQL."""
-    _require(request.param)
-    with temporary_database(request.param, tmp_path) as url:
-        yield url
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +35,7 @@ def seeded_templates(tmp_path_factory):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def seeded_url(request, tmp_path, seeded_templates):
     """A copy of the seeded template database, on SQLite and on PostgreSQL."""
-    _require(request.param)
+    require(request.param)
     with temporary_database(request.param, tmp_path, template=seeded_templates(request.param)) as url:
         yield url
 

@@ -10,7 +10,7 @@ import pytest
 from huiqi.library.impact import impact
 from huiqi.profile import uscc
 from huiqi.rules import load_library
-from tests.rules.builders import files_for, policy_yaml
+from tests.builders import files_for, policy_yaml
 
 AS_OF = dt.date(2025, 6, 30)
 

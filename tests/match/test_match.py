@@ -10,7 +10,7 @@ import pytest
 from huiqi.match import match
 from huiqi.profile import ProfileError
 from huiqi.rules import load_library
-from tests.rules.builders import files_for, policy_yaml
+from tests.builders import files_for, policy_yaml
 
 AS_OF = dt.date(2024, 6, 30)
 

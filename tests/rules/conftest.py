@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from huiqi.rules import Library, load_library
-from tests.rules.builders import files_for, policy_yaml
+from tests.builders import files_for, policy_yaml
 
 
 @pytest.fixture

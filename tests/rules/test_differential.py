@@ -13,7 +13,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from huiqi.rules import load_library
 from huiqi.rules.functions import RULE_FUNCTIONS
 from huiqi.rules.sqlquery import PROFILE_COLUMNS, match_query
 from huiqi.rules.types import BOOLEAN, DATE, NUMBER, SAME, STRING
+from tests.builders import files_for, policy_yaml
 
 NUMBER_FIELDS = ["employees", "revenue", "total_assets", "taxable_income", "rd_expense", "monthly_sales"]
 AS_OF = dt.date(2025, 6, 30)
@@ -146,30 +146,12 @@ def profiles() -> st.SearchStrategy[dict]:
 
 
 def write_library(root: Path, conditions: list[str], formula: str) -> None:
-    (root / "_variables.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "variables": {
-                    "age_years": {"label": "成立年限", "expr": "years_between(registered_on, as_of)"},
-                    "industry_section": {"label": "行业门类", "expr": "substr(industry, 1, 1)"},
-                }
-            },
-            allow_unicode=True,
-        ),
-        encoding="utf-8",
-    )
-    policy = {
-        "id": "cn.test.generated",
-        "title": "生成的规则",
-        "issuer": "测试",
-        "document_number": "无",
-        "source_url": "none",
-        "region": "000000",
-        "valid_from": dt.date(2000, 1, 1),
-        "category": "tax",
-        "last_verified": AS_OF,
-        "summary": "差分测试生成的规则",
-        "parameters": {
+    policy = policy_yaml(
+        conditions,
+        formula,
+        id="cn.test.generated",
+        valid_from=dt.date(2000, 1, 1),
+        parameters={
             "t.rate": {
                 "label": "税率",
                 "values": [
@@ -178,11 +160,10 @@ def write_library(root: Path, conditions: list[str], formula: str) -> None:
                 ],
             }
         },
-        "conditions": [{"id": f"c{i}", "label": f"条件{i}", "when": c} for i, c in enumerate(conditions)],
-        "benefit": {"formula": formula, "explain": "测试金额"},
-        "apply": {"mode": "申报享受", "channel": "x", "office": "x", "deadline": "x", "contact": "x"},
-    }
-    (root / "generated.yaml").write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+    )
+    for name, text in files_for(policy).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
 
 
 def duckdb_rows(library, rows: list[dict]) -> list[dict]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from huiqi.rules import LibraryError, lint_library, load_library
-from tests.rules.builders import files_for, policy_yaml
+from tests.builders import files_for, policy_yaml
 
 
 def load_errors(conditions: list, formula: str | None = None) -> list[str]:

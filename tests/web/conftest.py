@@ -20,6 +20,7 @@ from huiqi.clock import FixedClock
 from huiqi.match import default_library
 from huiqi.rules import Library, StaticSource
 from huiqi.web import create_app
+from tests.builders import dump, policy_yaml
 from tests.conftest import TEST_NOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,26 +41,25 @@ variables:
 
 
 def policy(pid: str, when: list[str], *, region: str = "000000", category: str = "subsidy", **extra: str) -> str:
-    conditions = "\n".join(f'  - {{id: c{i}, label: 条件{i}号, when: "{w}"}}' for i, w in enumerate(when))
-    lines = [
-        f"id: {pid}",
-        f"title: {extra.get('title', '测试政策 ' + pid)}",
-        "issuer: 测试机关",
-        "document_number: 测试〔2025〕1号",
-        "source_url: https://example.org/doc",
-        f'region: "{region}"',
-        f"valid_from: {extra.get('valid_from', '2025-01-01')}",
-        *([f"valid_to: {extra['valid_to']}"] if "valid_to" in extra else []),
-        f"category: {category}",
-        f"tags: [{extra.get('tags', '测试')}]",
-        f"sample: {'true' if pid.startswith('lj.') else 'false'}",
-        "last_verified: 2026-11-01",
-        f"summary: {extra.get('summary', '这是一项用于测试筛选的政策。')}",
-        "conditions:",
-        conditions,
-        "apply: {mode: 申报享受, channel: 网上办, office: 测试局, deadline: 随时, contact: '12345'}",
-    ]
-    return "\n".join(lines) + "\n"
+    """A test policy's YAML text (tests.builders), with the options the catalogue tests vary."""
+    doc = policy_yaml(
+        when,
+        label_suffix="号",
+        id=pid,
+        title=extra.get("title", "测试政策 " + pid),
+        document_number="测试〔2025〕1号",
+        source_url="https://example.org/doc",
+        region=region,
+        valid_from=extra.get("valid_from", "2025-01-01"),
+        category=category,
+        tags=[t.strip() for t in extra.get("tags", "测试").split(",")],
+        sample=pid.startswith("lj."),
+        summary=extra.get("summary", "这是一项用于测试筛选的政策。"),
+        apply={"mode": "申报享受", "channel": "网上办", "office": "测试局", "deadline": "随时", "contact": "12345"},
+    )
+    if "valid_to" in extra:
+        doc["valid_to"] = extra["valid_to"]
+    return dump(doc)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from huiqi.rules import Library, Problem, lint_library
 from huiqi.rules.casetests import run_cases
-from huiqi.rules.library import Library, Problem, lint_library
 
 DB_ROOT = Path("<db>")
 

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from huiqi.clock import Clock, from_env
 from huiqi.library.versions import contents, in_force
-from huiqi.rules.library import Library, load_library
+from huiqi.rules import Library, load_library
 from huiqi.store.db import generation, make_engine, read_session
 from huiqi.store.migrate import upgrade
 

@@ -29,7 +29,7 @@ from huiqi.library.checks import CheckReport, check_files
 from huiqi.library.documents import DocRef, identify
 from huiqi.library.errors import LifecycleError, NotFound, PermissionDenied
 from huiqi.library.officers import officer
-from huiqi.rules.library import Library, load_library
+from huiqi.rules import Library, load_library
 from huiqi.store import audit
 from huiqi.store.db import as_utc, bump_generation, make_engine, read_session, write_session
 from huiqi.store.migrate import upgrade

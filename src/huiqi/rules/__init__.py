@@ -8,9 +8,8 @@ from huiqi.rules.library import (
     Policy,
     Problem,
     default_library_path,
-    lint_library,
-    load_library,
 )
+from huiqi.rules.loader import lint_library, load_library
 from huiqi.rules.source import LibrarySource, StaticSource
 
 __all__ = [

@@ -5,19 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import ValidationError
-
 from huiqi.errors import HuiqiError, Message
 from huiqi.profile import FIELDS, Profile
-from huiqi.rules import lang, pygen, yamlfile
-from huiqi.rules.lang import BOOLEAN, NUMBER, Expr, ExprError, Scope, Symbol
+from huiqi.rules import pygen
+from huiqi.rules.lang import Expr, Symbol
 from huiqi.rules.model import ParameterDef, PolicyDef, VariableDef
 
 PARAMETERS_FILE = "_parameters.yaml"
@@ -141,6 +139,14 @@ class Policy:
     @property
     def evaluated(self) -> list[Condition]:
         return [c for c in self.conditions if c.expr is not None]
+
+    @cached_property
+    def parameters(self) -> frozenset[str]:
+        """The parameters its conditions and formula read."""
+        exprs = [c.expr for c in self.conditions if c.expr is not None]
+        if self.formula is not None:
+            exprs.append(self.formula)
+        return frozenset().union(*(e.parameters for e in exprs))
 
 
 class Evaluation(NamedTuple):
@@ -313,293 +319,3 @@ def _function(name: str, args: str, lines: Sequence[str], items: Sequence[str] |
         ret = "(" + "".join(f"{x}, " for x in items) + ")"
     body.append(f"    return {ret}")
     return "\n".join(body)
-
-
-# --- loading ------------------------------------------------------------------------------
-def _validation_problems(exc: ValidationError, doc: Any, path: Path, policy_id: str | None) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = [p for p in err["loc"] if isinstance(p, str | int)]
-        where = ".".join(str(p) for p in loc) or "(file)"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        out.append(
-            Problem(
-                path,
-                yamlfile.line_of(doc, loc),
-                f"{where}: {msg}",
-                policy_id=policy_id,
-                name=str(loc[-1]) if loc else None,
-            )
-        )
-    return out
-
-
-def load_library(root: Path | None = None, *, files: Mapping[str, str] | None = None) -> Library:
-    """Load, check and compile a policy library; raise LibraryError listing every error.
-
-    ``files`` gives the library as texts instead of a directory (relative path → YAML),
-    e.g. the published versions held in the database; ``root`` then only labels them.
-    """
-    library, problems = lint_library(root, files=files)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors or library is None:
-        raise LibraryError(errors)
-    return library
-
-
-def lint_library(
-    root: Path | None = None,
-    *,
-    files: Mapping[str, str] | None = None,
-    today: dt.date | None = None,
-) -> tuple[Library | None, list[Problem]]:
-    """Load the library and report every problem: errors (it will not load) and warnings.
-
-    ``today`` enables the warnings that depend on the date (expired, not verified lately).
-    """
-    problems: list[Problem] = []
-    if files is not None:
-        root = root or Path("<db>")
-        texts = {root / name: text for name, text in files.items()}
-    else:
-        root = root or default_library_path()
-        if not root.is_dir():
-            return None, [Problem(root, None, "策略库目录不存在 / the policy directory does not exist")]
-        texts = {p: p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.yaml"))}
-
-    def read(path: Path) -> Any:
-        try:
-            return yamlfile.loads(texts[path])
-        except Exception as e:  # yaml.YAMLError and decoding errors alike
-            mark = getattr(e, "problem_mark", None)
-            problems.append(Problem(path, mark.line + 1 if mark else None, f"YAML 格式错误 / invalid YAML: {e}"))
-            return None
-
-    # 1. Parameters: the shared file and each policy's own section, one namespace.
-    parameters: dict[str, Parameter] = {}
-    policy_docs: list[tuple[Path, Any, PolicyDef]] = []
-
-    def add_parameters(path: Path, doc: Any, defs: dict[str, ParameterDef], prefix: list[str | int]) -> None:
-        for name, pdef in defs.items():
-            line = yamlfile.line_of(doc, [*prefix, name])
-            if name in parameters:
-                problems.append(
-                    Problem(
-                        path,
-                        line,
-                        f"参数 “{name}” 重复定义（另见 {parameters[name].path}） / parameter defined twice",
-                        name=name,
-                    )
-                )
-                continue
-            try:
-                symbol = lang.param_symbol([v.value for v in pdef.values])
-            except ExprError as e:
-                problems.append(Problem(path, line, f"参数 {name}: {e}", name=name))
-                continue
-            parameters[name] = Parameter(name, pdef, symbol, path, line)
-            problems.extend(
-                Problem(
-                    path,
-                    line,
-                    f"参数 {name} 自 {pv.valid_from} 的取值未核实 / unverified value: {pv.note}",
-                    "warning",
-                    name=name,
-                )
-                for pv in pdef.values
-                if not pv.verified
-            )
-
-    shared = root / PARAMETERS_FILE
-    if shared in texts:
-        doc = read(shared)
-        if doc is not None:
-            try:
-                raw = (doc or {}).get("parameters") or {}
-                defs = {k: ParameterDef.model_validate(v) for k, v in raw.items()}
-                add_parameters(shared, doc, defs, ["parameters"])
-            except ValidationError as e:
-                problems += _validation_problems(e, doc, shared, None)
-
-    for path in sorted(p for p in texts if not p.name.startswith("_")):
-        doc = read(path)
-        if doc is None:
-            continue
-        policy_id = doc.get("id") if isinstance(doc, dict) else None
-        try:
-            pdef = PolicyDef.model_validate(doc)
-        except ValidationError as e:
-            problems += _validation_problems(e, doc, path, policy_id)
-            continue
-        add_parameters(path, doc, pdef.parameters, ["parameters"])
-        policy_docs.append((path, doc, pdef))
-
-    scope = Scope(parameters={n: p.symbol for n, p in parameters.items()})
-
-    # 2. Derived variables, each seeing only those defined above it.
-    variables: list[Variable] = []
-    vfile = root / VARIABLES_FILE
-    if vfile in texts:
-        doc = read(vfile)
-        raw_vars = (doc or {}).get("variables") or {} if doc is not None else {}
-        for name, raw in raw_vars.items():
-            line = yamlfile.line_of(doc, ["variables", name])
-            if name in FIELDS or name == "as_of":
-                problems.append(Problem(vfile, line, f"变量名 “{name}” 与画像字段重名 / clashes with a field"))
-                continue
-            try:
-                vdef = VariableDef.model_validate(raw)
-                vexpr = lang.check(vdef.expr, scope)
-            except ValidationError as e:
-                problems += _validation_problems(e, doc, vfile, None)
-                continue
-            except ExprError as e:
-                problems.append(
-                    Problem(
-                        vfile,
-                        yamlfile.line_of(doc, ["variables", name, "expr"]),
-                        f"变量 {name}: {e}",
-                        expression=raw.get("expr"),
-                        name=e.name,
-                    )
-                )
-                continue
-            values = tuple(vdef.values) or vexpr.values
-            if vdef.values and vexpr.values and not set(vexpr.values) <= set(vdef.values):
-                problems.append(Problem(vfile, line, f"变量 {name} 的取值 {vexpr.values} 超出 values 列表"))
-            scope.variables[name] = Symbol(vexpr.type, values)
-            fields = lang.transitive_fields(vexpr, {v.name: v.fields for v in variables})
-            variables.append(Variable(name, vdef, vexpr, fields))
-    vfields = {v.name: v.fields for v in variables}
-
-    # 3. Policies.
-    policies: list[Policy] = []
-    seen_ids: dict[str, Path] = {}
-    for path, doc, pdef in policy_docs:
-        if pdef.id in seen_ids:
-            problems.append(
-                Problem(
-                    path,
-                    yamlfile.line_of(doc, ["id"]),
-                    f"政策 id “{pdef.id}” 重复（另见 {seen_ids[pdef.id]}） / duplicate policy id",
-                    policy_id=pdef.id,
-                )
-            )
-            continue
-        seen_ids[pdef.id] = path
-        ok = True
-        conditions: list[Condition] = []
-        ids: set[str] = set()
-        for i, cdef in enumerate(pdef.conditions):
-            cid = cdef.id or f"c{i + 1}"
-            line = yamlfile.line_of(doc, ["conditions", i, "when"]) or yamlfile.line_of(doc, ["conditions", i])
-            if cid in ids:
-                problems.append(
-                    Problem(path, line, f"条件 id “{cid}” 重复 / duplicate condition id", policy_id=pdef.id)
-                )
-                ok = False
-            ids.add(cid)
-            expr: Expr | None = None
-            if cdef.when is not None:
-                try:
-                    expr = lang.check(cdef.when, scope, expect=BOOLEAN)
-                except ExprError as e:
-                    problems.append(
-                        Problem(
-                            path,
-                            line,
-                            f"条件 {cid}: {e}",
-                            policy_id=pdef.id,
-                            expression=cdef.when,
-                            name=e.name,
-                        )
-                    )
-                    ok = False
-                    continue
-            fields = lang.transitive_fields(expr, vfields) if expr else frozenset()
-            conditions.append(Condition(cid, cdef.label, expr, fields, line))
-        formula = None
-        if pdef.benefit is not None and pdef.benefit.formula is not None:
-            try:
-                formula = lang.check(pdef.benefit.formula, scope, expect=NUMBER)
-            except ExprError as e:
-                problems.append(
-                    Problem(
-                        path,
-                        yamlfile.line_of(doc, ["benefit", "formula"]),
-                        f"金额公式: {e}",
-                        policy_id=pdef.id,
-                        expression=pdef.benefit.formula,
-                        name=e.name,
-                    )
-                )
-                ok = False
-        if ok:
-            policies.append(Policy(pdef, path, conditions, formula))
-            problems += _policy_warnings(path, doc, pdef, conditions, formula, parameters, today)
-
-    if any(p.severity == "error" for p in problems):
-        return None, problems
-    return Library(policies, variables, parameters, root), problems
-
-
-STALE_AFTER_DAYS = 180
-
-
-def _policy_warnings(
-    path: Path,
-    doc: Any,
-    pdef: PolicyDef,
-    conditions: list[Condition],
-    formula: Expr | None,
-    parameters: dict[str, Parameter],
-    today: dt.date | None,
-) -> list[Problem]:
-    """Library-level checks that do not stop loading: currency of the facts, test inputs."""
-    from huiqi.profile import ProfileError, parse_profile
-
-    out: list[Problem] = []
-
-    def warn(loc: list[str | int], message: str) -> None:
-        out.append(Problem(path, yamlfile.line_of(doc, loc), message, "warning", pdef.id))
-
-    if today is not None and pdef.valid_to is not None and pdef.valid_to < today:
-        warn(["valid_to"], f"政策已于 {pdef.valid_to} 到期 / expired on {pdef.valid_to}")
-    if today is not None and (today - pdef.last_verified).days > STALE_AFTER_DAYS:
-        warn(
-            ["last_verified"],
-            f"超过{STALE_AFTER_DAYS}天未核实（上次 {pdef.last_verified}） / not verified "
-            f"in the last {STALE_AFTER_DAYS} days",
-        )
-    for note in pdef.unverified:
-        warn(["unverified"], f"未核实 / unverified: {note}")
-    used = set().union(*(c.expr.parameters for c in conditions if c.expr), formula.parameters if formula else ())
-    for name in sorted(used):
-        if parameters[name].at(pdef.valid_from) is None:
-            warn(["valid_from"], f"参数 {name} 在 {pdef.valid_from} 没有取值 / no value when the policy starts")
-    if len(pdef.tests) < 3:
-        warn(["tests"], f"只有 {len(pdef.tests)} 个测试用例，至少需要3个 / fewer than 3 test cases")
-    for i, case in enumerate(pdef.tests):
-        try:
-            parse_profile(case.profile)
-        except ProfileError as e:
-            out.append(
-                Problem(
-                    path,
-                    yamlfile.line_of(doc, ["tests", i, "profile"]),
-                    f"测试 “{case.name}” 的画像无效 / invalid test profile: {e}",
-                    "error",
-                    pdef.id,
-                )
-            )
-        if not pdef.in_force(case.as_of):
-            out.append(
-                Problem(
-                    path,
-                    yamlfile.line_of(doc, ["tests", i, "as_of"]),
-                    f"测试 “{case.name}” 的日期 {case.as_of} 不在政策有效期内 / as_of outside validity",
-                    "error",
-                    pdef.id,
-                )
-            )
-    return out

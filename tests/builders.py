@@ -1,4 +1,4 @@
-"""Small in-memory libraries for tests."""
+"""The one way tests build policy libraries in memory (every test folder uses it)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ VARIABLES = {
 }
 
 
-def policy_yaml(conditions: list[Any], formula: str | None = None, **extra: Any) -> dict[str, Any]:
+def policy_yaml(
+    conditions: list[Any], formula: str | None = None, *, label_suffix: str = "", **extra: Any
+) -> dict[str, Any]:
+    """A valid policy document: conditions given as ``when`` texts (or whole dicts), optional
+    formula; any other key of the policy format as a keyword (``id=``, ``valid_from=``, …)."""
     doc: dict[str, Any] = {
         "id": "cn.test.policy",
         "title": "测试政策",
@@ -27,7 +31,8 @@ def policy_yaml(conditions: list[Any], formula: str | None = None, **extra: Any)
         "last_verified": "2026-11-01",
         "summary": "用于测试的政策",
         "conditions": [
-            c if isinstance(c, dict) else {"label": f"条件{i}", "when": c} for i, c in enumerate(conditions)
+            c if isinstance(c, dict) else {"id": f"c{i}", "label": f"条件{i}{label_suffix}", "when": c}
+            for i, c in enumerate(conditions)
         ],
         "apply": {
             "mode": "申报享受",
@@ -43,10 +48,17 @@ def policy_yaml(conditions: list[Any], formula: str | None = None, **extra: Any)
     return doc
 
 
-def files_for(*policies: dict[str, Any], parameters: dict[str, Any] | None = None) -> dict[str, str]:
-    files = {"_variables.yaml": yaml.safe_dump(VARIABLES, allow_unicode=True)}
+def dump(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+def files_for(
+    *policies: dict[str, Any], parameters: dict[str, Any] | None = None, variables: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """A whole library as texts (``load_library(files=...)``): shared files, then ``cn/p<i>.yaml``."""
+    files = {"_variables.yaml": dump(variables or VARIABLES)}
     if parameters:
-        files["_parameters.yaml"] = yaml.safe_dump({"parameters": parameters}, allow_unicode=True)
+        files["_parameters.yaml"] = dump({"parameters": parameters})
     for i, p in enumerate(policies):
-        files[f"cn/p{i}.yaml"] = yaml.safe_dump(p, allow_unicode=True, sort_keys=False)
+        files[f"cn/p{i}.yaml"] = dump(p)
     return files
