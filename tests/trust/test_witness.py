@@ -54,7 +54,7 @@ def test_a_stale_old_size_gets_409_with_the_witness_size(world) -> None:  # type
     log.append_many(entries(2, 5))
     with pytest.raises(Refusal) as e:
         submit(witness, log, log_key, 0)
-    assert e.value.status == 409 and e.value.body == "5\n"
+    assert e.value.http_status == 409 and e.value.body == "5\n"
 
 
 def test_split_view_same_size_other_root_is_refused_and_raised(world) -> None:  # type: ignore[no-untyped-def]
@@ -64,7 +64,7 @@ def test_split_view_same_size_other_root_is_refused_and_raised(world) -> None:  
     submit(witness, log, log_key, 0)
     with pytest.raises(Refusal) as e:
         submit(witness, forked, log_key, 8)
-    assert e.value.status == 422
+    assert e.value.http_status == 422
     [alert] = witness.alerts()
     assert alert.kind == "same-size-other-root"
     assert "\n8\n" in alert.cosigned and "\n8\n" in alert.presented and alert.cosigned != alert.presented
@@ -78,7 +78,7 @@ def test_split_view_not_extending_the_cosigned_tree_is_refused(world) -> None:  
     submit(witness, log, log_key, 0)
     with pytest.raises(Refusal) as e:
         submit(witness, forked, log_key, 8)  # the fork's own proof from 8 cannot lead to our root at 8
-    assert e.value.status == 422
+    assert e.value.http_status == 422
     assert [a.kind for a in witness.alerts()] == ["inconsistent"]
 
 
@@ -98,8 +98,8 @@ def test_unknown_logs_bad_signatures_and_malformed_requests(world, clock: FixedC
     for status, body in cases.items():
         with pytest.raises(Refusal) as e:
             witness.add_checkpoint(body)
-        assert e.value.status == status
+        assert e.value.http_status == status
     with pytest.raises(Refusal) as e:
         witness.add_checkpoint(cases_403)
-    assert e.value.status == 403
+    assert e.value.http_status == 403
     assert witness.latest(ORIGIN) is None

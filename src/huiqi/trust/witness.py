@@ -63,10 +63,10 @@ alerts = sa.Table(
 
 
 class Refusal(TrustError):
-    """The witness refuses a request; ``status`` is the HTTP status tlog-witness prescribes."""
+    """The witness refuses a request; ``http_status`` is what tlog-witness prescribes."""
 
     def __init__(self, status: int, message_zh: str, message_en: str, *, body: str | None = None):
-        self.status = status
+        self.http_status = status
         self.body = body
         super().__init__(message_zh, message_en)
 
@@ -260,9 +260,9 @@ def witness_app(witness: Witness) -> FastAPI:
         try:
             lines = witness.add_checkpoint(body)
         except Refusal as e:
-            if e.status == 409:
+            if e.http_status == 409:
                 return Response(e.body or "", status_code=409, media_type=SIZE_CONTENT_TYPE)
-            return Response(str(e) + "\n", status_code=e.status, media_type="text/plain; charset=utf-8")
+            return Response(str(e) + "\n", status_code=e.http_status, media_type="text/plain; charset=utf-8")
         return Response(lines, media_type="text/plain; charset=utf-8")
 
     @app.get("/alerts")
