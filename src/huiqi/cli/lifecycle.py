@@ -321,15 +321,26 @@ def user_password(name: Annotated[str, typer.Argument(help="用户名")], db: Db
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOption = None) -> None:
-    """校验审计日志的哈希链；被篡改时退出码为 1 并指出第一处断点。"""
-    from huiqi.store.audit import verify_chain
+def audit_verify(
+    db: DbOption = None,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="信任策略 JSON（默认 HUIQI_TRUST_POLICY）", show_default=False)
+    ] = None,
+) -> None:
+    """校验审计：哈希链、每行与透明日志条目一致、日志重算、对照见证人联署的检查点。有问题时退出码为 1。"""
+    from huiqi.cli.trust import witnessed_checkpoints
+    from huiqi.store.audit import verify_log
 
-    report = verify_chain(_open(db).engine)
-    if report.ok:
-        console.print(f"审计日志完整：{report.rows} 行，链头 {report.head[:16]}… / audit chain OK")
-        return
-    fail(f"审计日志被篡改：第 {report.first_bad} 行 — {report.reason} / audit chain broken at row {report.first_bad}")
+    lc = _open(db)
+    trust_policy, held = witnessed_checkpoints(policy)
+    report = verify_log(lc.engine, trust_policy, witnessed=held)
+    if not report.ok:
+        fail("审计被篡改 / the audit was tampered with", report.problems)
+    console.print(f"审计完整：{report.rows} 行，均在透明日志上 / audit OK, every row on the log")
+    if trust_policy is None:
+        console.print("未给信任策略，未对照见证人 / no trust policy: witnesses not consulted")
+    else:
+        console.print(f"{report.witnessed} 行已由见证人联署，{report.pending} 行待下一个检查点 / witnessed, pending")
 
 
 @audit_app.command("show")

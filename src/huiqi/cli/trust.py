@@ -324,3 +324,26 @@ def witness_alerts(
 def register(app: typer.Typer) -> None:
     app.add_typer(log_app, name="log")
     app.add_typer(witness_app, name="witness")
+
+
+def witnessed_checkpoints(policy: Path | None) -> tuple[TrustPolicy | None, list[str]]:
+    """The trust policy (if any) and the checkpoints its witnesses hold now (asked over HTTP)."""
+    from huiqi.trust.cosign import fetch_latest
+    from huiqi.trust.errors import TrustError
+    from huiqi.trust.tls import client_from_env
+
+    the_policy = _policy(policy, required=False)
+    if the_policy is None:
+        return None, []
+    held: list[str] = []
+    with client_from_env() as client:
+        for w in the_policy.witnesses:
+            for origin in the_policy.logs:
+                try:
+                    note = fetch_latest(client, w, origin)
+                except TrustError as e:
+                    err.print(f"见证人 {w.member} 无法查询 / unreachable: {e}")
+                    continue
+                if note:
+                    held.append(note)
+    return the_policy, held

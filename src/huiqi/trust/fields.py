@@ -426,13 +426,20 @@ class Vault:
                 {"_id": r[0], "_old": r[1], "_new": cipher.encrypt(r[0], cipher.decrypt_bytes(r[0], r[1]))}
                 for r in rows
             ]
-            with self.engine.begin() as c:
-                stmt = (
-                    table.update()
-                    .where(idc == sa.bindparam("_id"), col == sa.bindparam("_old"))
-                    .values({field: sa.bindparam("_new")})
-                )
-                moved += c.execute(stmt, updates).rowcount
+            stmt = (
+                table.update()
+                .where(idc == sa.bindparam("_id"), col == sa.bindparam("_old"))
+                .values({field: sa.bindparam("_new")})
+            )
+            for attempt in range(5):  # the service keeps writing: a busy database is normal, wait and retry
+                try:
+                    with self.engine.begin() as c:
+                        moved += c.execute(stmt, updates).rowcount
+                    break
+                except sa.exc.OperationalError:
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.05 * 2**attempt)
             after = rows[-1][0]
         with self.engine.begin() as c:
             self._audit(c, "key.reencrypt", {"scope": cipher.scope, "rows": moved, "from": retiring})
