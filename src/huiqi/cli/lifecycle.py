@@ -336,7 +336,7 @@ def audit_verify(
     report = verify_log(lc.engine, trust_policy, witnessed=held)
     if not report.ok:
         fail("审计被篡改 / the audit was tampered with", report.problems)
-    console.print(f"审计完整：{report.rows} 行，均在透明日志上 / audit OK, every row on the log")
+    console.print(f"审计完整：{report.rows} 行，均在透明日志上 / audit chain OK, every row on the log")
     if trust_policy is None:
         console.print("未给信任策略，未对照见证人 / no trust policy: witnesses not consulted")
     else:
