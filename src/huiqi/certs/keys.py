@@ -108,6 +108,11 @@ class Ed25519Private:
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)
 
+    @property
+    def pyca(self) -> Ed25519PrivateKey:
+        """The key as the cryptography library holds it (for JOSE: SD-JWT)."""
+        return self._key
+
 
 @dataclass(frozen=True)
 class SM2Public:
