@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 
 from huiqi.certs.errors import ProofError
-from huiqi.certs.integrity import EDDSA_JCS, add_proof, create_proof, verify_proof
+from huiqi.certs.integrity import EDDSA_JCS, add_proof, canonical, create_proof, verify_proof
 from huiqi.certs.keys import Ed25519Private, private_key, public_key
 from tests.trust.vectors import VECTORS
 
@@ -68,3 +71,26 @@ def test_the_proof_config_covers_created_and_context() -> None:
     with pytest.raises(ProofError):
         verify_proof(moved, moved["proof"], lambda vm: key)
     assert document["proof"]["cryptosuite"] == EDDSA_JCS
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON)
+def test_the_fast_canonical_form_is_byte_for_byte_rfc8785(value: object) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError, UnicodeEncodeError):
+        with pytest.raises(ProofError):
+            canonical(value)
+        return
+    assert canonical(value) == expected
+
+
+def test_keys_beyond_the_bmp_sort_by_utf16_as_jcs_says() -> None:
+    assert canonical({"\ue000": 1, "😀": 2}) == rfc8785.dumps({"\ue000": 1, "😀": 2})
+    assert canonical({"x": 1.5}) == b'{"x":1.5}'

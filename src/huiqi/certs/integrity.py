@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import rfc8785
 
 from huiqi.certs.errors import ProofError
@@ -60,10 +61,42 @@ class ProofSteps:
         return multibase(self.signature)
 
 
+_SAFE_INT = 2**53 - 1
+
+
+def _plain(value: Any) -> bool:
+    """True when orjson's sorted compact output is exactly RFC 8785's for ``value``.
+
+    They agree on strings (both escape only ``"``, ``\\`` and controls, the same way),
+    integers within ±2^53, booleans and null, and on key order whenever no key holds a
+    character at or above U+D800 (where UTF-16 order, which JCS sorts by, parts from code
+    point order). Floats (ES6 number formatting) always go to rfc8785.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_SAFE_INT <= value <= _SAFE_INT
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str or not (k.isascii() or max(k) < "\ud800") or not _plain(v):
+                return False
+        return True
+    if kind is list:
+        for v in value:
+            if not _plain(v):
+                return False
+        return True
+    return False
+
+
 def canonical(value: Any, field: str = "credential") -> bytes:
+    """RFC 8785 canonical JSON: orjson where it provably gives the same bytes, else rfc8785 itself."""
     try:
+        if _plain(value):
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
+    except (rfc8785.CanonicalizationError, orjson.JSONEncodeError, TypeError, ValueError) as e:
         raise ProofError(
             f"无法规范化为 JSON（RFC 8785）：{e}", f"cannot canonicalise as RFC 8785 JSON: {e}", field=field
         ) from e

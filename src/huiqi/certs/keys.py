@@ -8,6 +8,7 @@ Ed25519 public key, ``0x8026`` for its secret, ``0x8624`` (sm2-pub) for an SM2 p
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -27,9 +28,12 @@ SM2_PUB = b"\x86\x24"
 SM2_PRIV = b"\x87\x26"
 
 
-def multibase(raw: bytes) -> str:
-    """base58btc multibase (prefix ``z``)."""
+def _base58btc(raw: bytes) -> str:
     return "z" + base58.b58encode(raw).decode("ascii")
+
+
+#: base58btc multibase (prefix ``z``) of public material, cached: a verifier meets few keys.
+multibase = functools.lru_cache(maxsize=1024)(_base58btc)
 
 
 def from_multibase(text: str, field: str = "publicKeyMultibase") -> bytes:
@@ -103,7 +107,7 @@ class Ed25519Private:
 
     @property
     def secret_multibase(self) -> str:
-        return multibase(ED25519_PRIV + self._seed)
+        return _base58btc(ED25519_PRIV + self._seed)
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)
@@ -150,7 +154,7 @@ class SM2Private:
 
     @property
     def secret_multibase(self) -> str:
-        return multibase(SM2_PRIV + self._secret)
+        return _base58btc(SM2_PRIV + self._secret)
 
     def sign(self, message: bytes) -> bytes:
         return self._signer.sign(message)

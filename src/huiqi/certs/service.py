@@ -255,6 +255,7 @@ class Licences:
             for dept in {k.department for k, _, _ in prepared}:
                 self._check_key(c, dept)
             rows, entries, natural = [], [], []
+            made: list[tuple[LicenceId, dict[str, Any]]] = []
             by_type: dict[str, list[int]] = {}
             for n, (kind, _, _) in enumerate(prepared):
                 by_type.setdefault(kind.code, []).append(n)
@@ -290,6 +291,7 @@ class Licences:
                 entries.append(self._entry("cert.issue", lid, kind, subject, signed, now, slot))
                 natural.append(f"cert/{lid}")
                 rows.append(self._row(lid, kind, subject, signed, slot))
+                made.append((lid, signed))
             logged = self.log.append_many(entries, natural_keys=natural, conn=c)
             c.execute(licences.insert(), rows)
             c.execute(
@@ -305,8 +307,8 @@ class Licences:
                     for row, e in zip(rows, logged, strict=True)
                 ],
             )
-            for row, at in zip(rows, logged, strict=True):
-                out.append(Issued(parse_licence_id(row["id"]), json.loads(row["credential"]), at.shard, at.index))
+            for (lid, signed), at in zip(made, logged, strict=True):
+                out.append(Issued(lid, signed, at.shard, at.index))
         return out
 
     def _entry(

@@ -283,6 +283,7 @@ class Verifier:
         self.anchors = anchors
         self.clock = clock
         self.cache = cache or CheckpointCache()
+        self._proven_keys: dict[str, KeyRecord] = {}
 
     def verify(self, package: Any) -> Verification:
         if isinstance(package, Mapping) and "credential" not in package and "proof" in package:
@@ -360,7 +361,7 @@ class Verifier:
                 )
             )
         created = parse_vc_time(proof.get("created"), "proof.created")
-        record = self.anchors.keys.get(kid)
+        record = self.anchors.keys.get(kid) or self._proven_keys.get(kid)
         if record is None:
             item = evidence.get("key")
             if isinstance(item, Mapping) and isinstance(item.get("entry"), Mapping) and item["entry"].get("key") == kid:
@@ -368,6 +369,7 @@ class Verifier:
                 if entry.get("type") != "key.register":
                     raise _Refused(_reason("unknown_key", "密钥登记条目类型不对", "not a key.register entry"))
                 record = KeyRecord(kid, str(entry.get("department")), str(entry.get("algorithm")))
+                self._proven_keys[kid] = record  # a logged registration stays logged
             elif self.anchors.keys:
                 raise _Refused(
                     _reason(
