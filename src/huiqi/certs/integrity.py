@@ -83,10 +83,7 @@ def _plain(value: Any) -> bool:
                 return False
         return True
     if kind is list:
-        for v in value:
-            if not _plain(v):
-                return False
-        return True
+        return all(_plain(v) for v in value)
     return False
 
 
