@@ -1,0 +1,1 @@
+"""Finding policies: Chinese search, industry words people use, recommendation."""
