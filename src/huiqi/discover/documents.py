@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlglot import exp
+
 from huiqi.rules import Policy
 
 #: Searchable fields, most telling first, with their BM25 weights (a word in the title
@@ -46,6 +48,11 @@ class PolicyDoc:
     deadline_text: str
     max_amount: Decimal | None
     sample: bool = False
+    #: GB/T 4754 code prefixes the conditions require (``industry LIKE 'H62%'`` → H62);
+    #: empty when the policy is for every industry.
+    industries: tuple[str, ...] = ()
+    #: what the conditions read: profile fields and derived variables.
+    reads: frozenset[str] = frozenset()
 
     def field(self, name: str) -> str:
         return str(getattr(self, name))
@@ -102,6 +109,45 @@ def max_amount(text: str) -> Decimal | None:
     return max(amounts) if amounts else None
 
 
+def industry_prefixes(tree: exp.Expr) -> set[str]:
+    """The industry code prefixes a condition asks for, outside any NOT: ``industry LIKE
+    'I65%'``, ``industry = 'C3911'``, ``industry_section IN ('B', 'C')``,
+    ``substr(industry, 1, 3) IN ('G54', …)``."""
+    out: set[str] = set()
+
+    def strings(node: exp.Expr) -> list[str]:
+        if isinstance(node, exp.Literal) and node.is_string:
+            return [node.this]
+        if isinstance(node, exp.In):
+            return [x.this for x in node.expressions if isinstance(x, exp.Literal) and x.is_string]
+        return []
+
+    def reads_industry(node: exp.Expr) -> bool:
+        if isinstance(node, exp.Column):
+            return node.name in ("industry", "industry_section")
+        if isinstance(node, exp.Substring):
+            return isinstance(node.this, exp.Column) and node.this.name == "industry"
+        return False
+
+    def walk(node: exp.Expr) -> None:
+        if isinstance(node, exp.Not) or node.args.get("negate"):  # NOT LIKE / NOT IN parse as negate=True
+            return
+        if isinstance(node, exp.Like) and reads_industry(node.this):
+            out.update(s.rstrip("%") for s in strings(node.expression) if s.rstrip("%"))
+            return
+        if isinstance(node, exp.EQ) and reads_industry(node.this):
+            out.update(strings(node.expression))
+            return
+        if isinstance(node, exp.In) and reads_industry(node.this):
+            out.update(strings(node))
+            return
+        for child in node.iter_expressions():
+            walk(child)
+
+    walk(tree)
+    return out
+
+
 def policy_doc(policy: Policy) -> PolicyDoc:
     d = policy.definition
     benefit = d.benefit
@@ -129,4 +175,8 @@ def policy_doc(policy: Policy) -> PolicyDoc:
         deadline_text=apply.deadline,
         max_amount=max_amount(benefit.explain) if benefit else None,
         sample=d.sample,
+        industries=tuple(
+            sorted(set().union(*(industry_prefixes(c.expr.tree) for c in policy.evaluated if c.expr is not None)))
+        ),
+        reads=frozenset().union(*(c.fields | c.expr.variables for c in policy.evaluated if c.expr is not None)),
     )
