@@ -9,7 +9,9 @@ import pytest
 from huiqi.discover.similar import Interaction, ListSource, SimilarEnterprises, attributes, synthetic_interactions
 from huiqi.match import default_library
 
-CATERING, SOFTWARE, JOBS = "lj.commerce.catering-stable-award", "lj.sci.software-growth-award", "lj.hr.job-stabilization"
+CATERING = "lj.commerce.catering-stable-award"
+SOFTWARE = "lj.sci.software-growth-award"
+JOBS = "lj.hr.job-stabilization"
 
 
 def history() -> ListSource:
