@@ -95,7 +95,7 @@ def test_alerts_are_kept_and_an_officer_marks_them(world, clock):
     stored = [a for a in monitor.list() if a["official"] == "platform/huiqi/x"]
     assert len(stored) == 1 and stored[0]["state"] == "open" and stored[0]["label"] == "重放请求"
     monitor.mark(stored[0]["id"], true=True, actor="alice")
-    assert [a for a in monitor.list(state="true") if a["id"] == stored[0]["id"]][0]["marked_by"] == "alice"
+    assert next(a for a in monitor.list(state="true") if a["id"] == stored[0]["id"])["marked_by"] == "alice"
 
 
 @pytest.fixture(scope="module")

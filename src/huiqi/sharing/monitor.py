@@ -21,8 +21,9 @@ rules (X-Road Metrics' operational checks, plus per-official baselines)
 learned
     ``learned``        river's Half-Space Trees over each official-hour's features (relative
                        to the official's own habits), trained on the traffic seen so far; its
-                       threshold is the 99.9th percentile of its own scores on that traffic. Windows of alerts an officer marked
-                       true are left out of training (an incident must not become normal).
+                       threshold is the 99.9th percentile of its own scores on that traffic.
+                       Windows of alerts an officer marked true are left out of training (an
+                       incident must not become normal).
 
 All times are 临江市 local time (UTC+8). Baselines are per official (``member/system/name``).
 """
@@ -352,7 +353,8 @@ class Detector:
                             start - dt.timedelta(days=2),
                             start + dt.timedelta(days=1),
                             today / max(mean, 1),
-                            f"连续 {self._hot_days[official]} 个工作日每日查询对象数偏高（今日 {today}，平时约 {mean:.0f}）",
+                            f"连续 {self._hot_days[official]} 个工作日每日查询对象数偏高"
+                            f"（今日 {today}，平时约 {mean:.0f}）",
                         )
                     )
 
