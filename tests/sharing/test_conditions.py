@@ -62,7 +62,7 @@ def comparison() -> st.SearchStrategy[str]:
             st.sampled_from(["<", "<=", ">", ">=", "=", "<>"]),
             threshold,
         ),
-        st.builds(lambda f: f"{f} IS NULL", st.sampled_from(MONEY + ["credit_rating"])),
+        st.builds(lambda f: f"{f} IS NULL", st.sampled_from([*MONEY, "credit_rating"])),
         st.builds(
             lambda vals: f"credit_rating IN ({', '.join(repr(v) for v in vals)})",
             st.lists(st.sampled_from("ABMCD"), min_size=1, max_size=3, unique=True),
