@@ -81,7 +81,14 @@ def serve(
     tls = deployment.tls(system)
     app = app_for(deployment, member, clock=clock, catalogue_ttl=catalogue_ttl)
     config = uvicorn.Config(
-        app, host=host, port=port, http=PeerProtocol, log_level="warning", access_log=False, timeout_keep_alive=30
+        app,
+        host=host,
+        port=port,
+        http=PeerProtocol,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=3,
     )
     config.load()
     config.ssl = server_context(tls.cert, tls.key, tls.ca, crl=deployment.crl)
