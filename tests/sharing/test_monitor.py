@@ -18,8 +18,7 @@ from huiqi.sharing.simulate import ATTACKS, evaluate, simulate
 
 
 def _entries(server) -> list[dict]:
-    shard = server.log.log.shards()[-1]
-    return [json.loads(e) for e in server.log.range(shard, 0, 100_000)]
+    return [json.loads(e) for shard in server.log.log.shards() for e in server.log.range(shard, 0, 100_000)]
 
 
 def test_a_replay_and_an_enumeration_of_the_population_register_performed_on_a_gateway(

@@ -418,8 +418,7 @@ class Monitor:
         """Read what is new on each provider's log and store the alerts it raises."""
         events: list[Event] = []
         for provider in providers:
-            shards = [str(self.clock.now().astimezone(CITY_TZ).year)]
-            for shard in shards:
+            for shard in client.summary(provider, limit=1)["shards"]:
                 with self.engine.connect() as c:
                     start = c.execute(
                         sa.select(monitor_cursors.c.next_index).where(
