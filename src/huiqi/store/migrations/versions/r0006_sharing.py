@@ -5,8 +5,8 @@ monitor's alerts and its reading position in each department's log.
 The tables are spelled out as they are at this revision (huiqi.sharing.schema is the live
 definition; later changes get their own revision).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
