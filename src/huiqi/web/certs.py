@@ -33,8 +33,11 @@ def licences(request: Request) -> Licences:
     found: Licences | None = getattr(state, "certs", None)
     if found is None:
         engine = getattr(getattr(state, "source", None), "engine", None)
-        if engine is None:
-            raise Unavailable(Message("电子证照服务未连接数据库：请设置 HUIQI_DB 后启动", "no database for e-licences"))
+        if engine is None:  # policies from files: the register is still in the platform database (HUIQI_DB)
+            from huiqi.store import make_engine, upgrade
+
+            engine = make_engine()
+            upgrade(engine)
         found = licences_from_env(engine, state.clock)
         state.certs = found
     if found.anchors is None:
