@@ -134,3 +134,11 @@ def _mk(p: Path) -> Path:
 
 if __name__ == "__main__":
     main()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -60,3 +60,20 @@ def test_the_status_list_alone_tells_an_offline_verifier_of_a_revocation(world: 
     result = Verifier(Anchors(world.policy), clock=world.clock).verify(package)
     assert result.verdict == "revoked"
     assert "状态列表" in result.reasons[0].zh
+
+
+def test_concurrent_lookups_are_each_logged_once_in_shared_commits(world: World) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    lid = world.issue()
+    before = world.log.size("2026")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(
+            pool.map(lambda n: world.licences.lookup(lid, purpose="supervision", requester=f"稽查{n}"), range(40))
+        )
+    assert all(r.verdict == "valid" for r in results)
+    assert sorted(r.log_index for r in results) == list(range(before, before + 40))  # type: ignore[type-var]
+    import json
+
+    requesters = {json.loads(world.log.entry("2026", i))["requester"] for i in range(before, before + 40)}
+    assert requesters == {f"稽查{n}" for n in range(40)}

@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +44,7 @@ from huiqi.certs.verify import Anchors, CheckpointCache, KeyRecord, Reason, Veri
 from huiqi.clock import Clock
 from huiqi.trust.entries import format_time, parse_time, shard_of
 from huiqi.trust.errors import TrustError
-from huiqi.trust.log import StoredCheckpoint, TransparencyLog
+from huiqi.trust.log import LoggedEntry, StoredCheckpoint, TransparencyLog
 from huiqi.trust.note import Signer
 from huiqi.trust.policy import TrustPolicy
 from huiqi.trust.proofs import ProofBundle
@@ -94,6 +96,46 @@ class Notary:
         return cp
 
 
+class GroupAppender:
+    """Appends entries that arrive together in one transaction (group commit).
+
+    The first caller to find no flush running becomes the leader: it writes everything
+    pending — its own entry and those queued meanwhile — in one ``append_many``, and again
+    until the queue is empty; the others wait for their entry's place. On a busy page the
+    cost of a commit (an fsync) is shared by every access recorded with it.
+    """
+
+    def __init__(self, log: TransparencyLog, writer: Engine):
+        self.log = log
+        self.writer = writer
+        self._lock = threading.Lock()
+        self._pending: list[tuple[dict[str, Any], Future[LoggedEntry]]] = []
+        self._flushing = False
+
+    def append(self, entry: dict[str, Any]) -> LoggedEntry:
+        mine: Future[LoggedEntry] = Future()
+        with self._lock:
+            self._pending.append((entry, mine))
+            leader = not self._flushing
+            self._flushing = True
+        while leader:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._flushing = False
+                    break
+            try:
+                with self.writer.begin() as c:
+                    placed = self.log.append_many([e for e, _ in batch], conn=c)
+            except BaseException as e:  # every waiter learns of the failure, none is left hanging
+                for _, waiting in batch:
+                    waiting.set_exception(e)
+                continue
+            for (_, waiting), at in zip(batch, placed, strict=True):
+                waiting.set_result(at)
+        return mine.result()
+
+
 class Licences:
     """The register of one platform database (see the module docstring)."""
 
@@ -117,7 +159,10 @@ class Licences:
         policy = anchors.policy if anchors else (notary.policy if notary else None)
         self.anchors = anchors or (Anchors(policy) if policy is not None else None)
         self.cache = CheckpointCache()
+        self._counted: dict[str, tuple[tuple[Any, ...], list[StoredCheckpoint]]] = {}
+        self._status_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
         self._writer = engine.execution_options(huiqi_write=True)
+        self._accesses = GroupAppender(log, self._writer)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -471,77 +516,119 @@ class Licences:
             return False
         return True
 
-    def _bundle(self, shard: str, index: int, *, first: bool) -> str | None:
-        """A tlog-proof of entry ``index``: under the first checkpoint that counts (``first``) or the latest."""
-        kept = [cp for cp in self.log.checkpoints(shard) if cp.size > index]
-        for cp in sorted(kept, key=lambda cp: cp.size, reverse=not first):
-            if self._counts(cp):
-                proof = self.log.inclusion_proof(shard, index, cp.size)
-                return str(ProofBundle(index, tuple(proof), cp.note))
-        return None
+    def _checkpoints(self, shard: str, c: Connection) -> list[StoredCheckpoint]:
+        """The shard's kept checkpoints that count (signed, quorum), smallest first; parsed once, reused
+        until a checkpoint is added or gains cosignatures."""
+        from huiqi.trust.schema import checkpoints
 
-    def _evidence_item(self, shard: str, index: int, *, first: bool) -> dict[str, Any] | None:
-        proof = self._bundle(shard, index, first=first)
+        stamp = tuple(
+            c.execute(
+                sa.select(checkpoints.c.size, sa.func.length(checkpoints.c.note)).where(checkpoints.c.shard == shard)
+            ).all()
+        )
+        hit = self._counted.get(shard)
+        if hit is None or hit[0] != stamp:
+            counted = sorted(
+                (cp for cp in self.log.checkpoints(shard, conn=c) if self._counts(cp)), key=lambda cp: cp.size
+            )
+            hit = (stamp, counted)
+            self._counted[shard] = hit
+        return hit[1]
+
+    def _bundle(self, shard: str, index: int, *, first: bool, c: Connection) -> str | None:
+        """A tlog-proof of entry ``index``: under the first checkpoint that counts (``first``) or the latest."""
+        kept = [cp for cp in self._checkpoints(shard, c) if cp.size > index]
+        if not kept:
+            return None
+        cp = kept[0] if first else kept[-1]
+        proof = self.log.inclusion_proof(shard, index, cp.size, conn=c)
+        return str(ProofBundle(index, tuple(proof), cp.note))
+
+    def proof(self, shard: str, index: int, *, first: bool = True) -> str | None:
+        """A tlog-proof (text) of any log entry: under the first checkpoint that counts, or the latest."""
+        with self.engine.connect() as c:
+            return self._bundle(shard, index, first=first, c=c)
+
+    def _evidence_item(self, shard: str, index: int, *, first: bool, c: Connection) -> dict[str, Any] | None:
+        proof = self._bundle(shard, index, first=first, c=c)
         if proof is None:
             return None
-        return {"entry": json.loads(self.log.entry(shard, index)), "proof": proof}
+        return {"entry": json.loads(self.log.entry(shard, index, conn=c)), "proof": proof}
 
-    def credential(self, licence_id: str) -> dict[str, Any]:
+    def credential(self, licence_id: str, *, conn: Connection | None = None) -> dict[str, Any]:
         lid = parse_licence_id(licence_id)
-        with self.engine.connect() as c:
+        with self._read(conn) as c:
             row = c.execute(sa.select(licences.c.credential).where(licences.c.id == str(lid))).first()
         if row is None:
             raise NotFoundError(f"本平台没有颁发过证照 {lid}", f"no licence {lid} was issued here", field="id")
         return dict(json.loads(row.credential))
 
+    @contextmanager
+    def _read(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.connect() as c:
+                yield c
+
     def package(self, licence_id: str, *, status: bool = True) -> dict[str, Any]:
         """The credential with its evidence (:mod:`huiqi.certs.verify`); what no checkpoint covers yet is left out."""
-        credential = self.credential(licence_id)
-        lid = credential_id(credential)
         with self.engine.connect() as c:
-            evs = c.execute(
-                sa.select(events).where(events.c.licence_id == str(lid)).order_by(events.c.shard, events.c.idx)
-            ).all()
-            kid = str(
-                credential["proof"]["verificationMethod"]
-                if isinstance(credential["proof"], dict)
-                else credential["proof"][0]["verificationMethod"]
-            ).partition("#")[2]
-            key = c.execute(sa.select(keys).where(keys.c.kid == kid)).first()
+            return self._package(licence_id, status=status, c=c)
+
+    def _package(self, licence_id: str, *, status: bool, c: Connection) -> dict[str, Any]:
+        credential = self.credential(licence_id, conn=c)
+        lid = credential_id(credential)
+        evs = c.execute(
+            sa.select(events).where(events.c.licence_id == str(lid)).order_by(events.c.shard, events.c.idx)
+        ).all()
+        proof = credential["proof"]
+        kid = str((proof if isinstance(proof, dict) else proof[0])["verificationMethod"]).partition("#")[2]
+        key = c.execute(sa.select(keys).where(keys.c.kid == kid)).first()
         evidence: dict[str, Any] = {}
         made = next((e for e in evs if e.kind in ("issue", "change")), None)
         if made is not None:
-            item = self._evidence_item(made.shard, int(made.idx), first=True)
+            item = self._evidence_item(made.shard, int(made.idx), first=True, c=c)
             if item is not None:
                 evidence["issue"] = item
         if key is not None:
-            item = self._evidence_item(key.shard, int(key.idx), first=False)
+            item = self._evidence_item(key.shard, int(key.idx), first=False, c=c)
             if item is not None:
                 evidence["key"] = item
         later = [e for e in evs if e.kind in ("supersede", "cancel", "revoke")]
-        items = [self._evidence_item(e.shard, int(e.idx), first=False) for e in later]
+        items = [self._evidence_item(e.shard, int(e.idx), first=False, c=c) for e in later]
         if any(i is not None for i in items):
             evidence["events"] = [i for i in items if i is not None]
         if status:
-            snap = self.status_list(credential["credentialStatus"]["statusListCredential"])
+            snap = self.status_list(credential["credentialStatus"]["statusListCredential"], conn=c)
             if snap is not None:
                 evidence["status"] = snap
         return {"credential": credential, "evidence": evidence}
 
     # --- status lists --------------------------------------------------------------------------
 
-    def status_list(self, url: str, *, at: StoredCheckpoint | None = None) -> dict[str, Any] | None:
-        """The department's signed status list as of a checkpoint (default: the latest that counts)."""
+    def status_list(
+        self, url: str, *, at: StoredCheckpoint | None = None, conn: Connection | None = None
+    ) -> dict[str, Any] | None:
+        """The department's signed status list as of a checkpoint (default: the latest that counts).
+
+        ``None`` where this server holds no key of the department (a verifying-only server)."""
         prefix = f"{self.base_url}/certs/status/"
         dept, _, number = url[len(prefix) :].partition("/") if url.startswith(prefix) else ("", "", "")
         if dept not in DEPARTMENTS or not number.isdigit():
             raise NotFoundError(f"没有状态列表 {url}", f"no status list {url}", field="url")
-        if at is None:
-            shard = self.log.current_shard()
-            at = next((cp for cp in self.log.checkpoints(shard) if self._counts(cp)), None)
+        key = self.keys.ed25519.get(dept)
+        if key is None:
+            return None
+        with self._read(conn) as c:
             if at is None:
-                return None
-        with self.engine.connect() as c:
+                counted = self._checkpoints(self.log.current_shard(), c)
+                if not counted:
+                    return None
+                at = counted[-1]
+            cached = self._status_cache.get((url, at.shard, at.size))
+            if cached is not None:
+                return cached
             q = (
                 sa.select(licences.c.status_index)
                 .join(events, events.c.licence_id == licences.c.id)
@@ -553,9 +640,6 @@ class Licences:
                 )
             )
             revoked = [int(r[0]) for r in c.execute(q)]
-        key = self.keys.ed25519.get(dept)
-        if key is None:  # a verifying-only server holds no department key: no snapshot to sign
-            return None
         cp = at.checkpoint
         import base64
 
@@ -578,7 +662,10 @@ class Licences:
         proof, _ = create_proof(
             doc, key, verification_method=verification_method(dept, key), created=vc_time(at.created_at)
         )
-        return add_proof(doc, proof)
+        signed = add_proof(doc, proof)
+        self._status_cache = {k: v for k, v in self._status_cache.items() if k[0] != url}  # one per list
+        self._status_cache[(url, at.shard, at.size)] = signed
+        return signed
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -625,7 +712,7 @@ class Licences:
         anchors = Anchors(self.anchors.policy, self.key_records(), self.anchors.max_lag, self.anchors.skew)
         return Verifier(anchors, clock=self.clock, cache=self.cache)
 
-    def verify(self, package: Any) -> Verification:
+    def verify(self, package: Any, *, ours: dict[str, Any] | None = None) -> Verification:
         """Verify a credential or package someone presents, with this register's current evidence added.
 
         Evidence the holder brought is checked as is; the register adds later events and
@@ -640,7 +727,8 @@ class Licences:
         credential = package["credential"]
         try:
             lid = credential_id(credential)
-            ours = self.package(str(lid))
+            if ours is None or ours["credential"].get("id") != credential.get("id"):
+                ours = self.package(str(lid))
         except CertError:
             if not package.get("evidence"):
                 result.reasons = [
@@ -697,25 +785,24 @@ class Licences:
             raise CertError("请写明查验单位或查验人", "the requester must be named", field="requester")
         lid = parse_licence_id(licence_id)
         try:
-            result = self.verify(self.package(str(lid)))
+            mine = self.package(str(lid))
+            result = self.verify(mine, ours=mine)
         except NotFoundError:
             result = Verification(
                 "forged",
                 str(lid),
                 [Reason("unknown_licence", "本平台没有颁发过这张证照", "no such licence was issued here")],
             )
-        with self._write() as c:
-            e = self.log.append(
-                {
-                    "type": "cert.lookup",
-                    "time": format_time(self.clock.now()),
-                    "id": str(lid),
-                    "purpose": purpose,
-                    "requester": requester.strip()[:200],
-                    "verdict": result.verdict,
-                },
-                conn=c,
-            )
+        e = self._accesses.append(
+            {
+                "type": "cert.lookup",
+                "time": format_time(self.clock.now()),
+                "id": str(lid),
+                "purpose": purpose,
+                "requester": requester.strip()[:200],
+                "verdict": result.verdict,
+            }
+        )
         result.log_index = e.index
         return result
 
