@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
@@ -161,6 +162,7 @@ class Licences:
         self.cache = CheckpointCache()
         self._counted: dict[str, tuple[tuple[Any, ...], list[StoredCheckpoint]]] = {}
         self._status_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self._packages: dict[tuple[Any, ...], bytes] = {}
         self._writer = engine.execution_options(huiqi_write=True)
         self._accesses = GroupAppender(log, self._writer)
 
@@ -572,9 +574,38 @@ class Licences:
                 yield c
 
     def package(self, licence_id: str, *, status: bool = True) -> dict[str, Any]:
-        """The credential with its evidence (:mod:`huiqi.certs.verify`); what no checkpoint covers yet is left out."""
+        """The credential with its evidence (:mod:`huiqi.certs.verify`); what no checkpoint covers yet is left out.
+
+        Kept per licence until its events or any shard's checkpoints change (two small queries
+        tell), so a page that is scanned again does not rebuild the proofs; the caller gets a copy.
+        """
+        from huiqi.trust.schema import checkpoints
+
+        lid = str(parse_licence_id(licence_id))
         with self.engine.connect() as c:
-            return self._package(licence_id, status=status, c=c)
+            stamp = (
+                lid,
+                status,
+                tuple(
+                    c.execute(
+                        sa.select(sa.func.count(), sa.func.max(events.c.id)).where(events.c.licence_id == lid)
+                    ).one()
+                ),
+                tuple(
+                    c.execute(
+                        sa.select(
+                            checkpoints.c.shard, sa.func.count(), sa.func.sum(sa.func.length(checkpoints.c.note))
+                        ).group_by(checkpoints.c.shard)
+                    ).all()
+                ),
+            )
+            hit = self._packages.get(stamp)
+            if hit is None:
+                hit = orjson.dumps(self._package(lid, status=status, c=c))
+                if len(self._packages) >= 10_000:
+                    self._packages.clear()
+                self._packages[stamp] = hit
+        return dict(orjson.loads(hit))
 
     def _package(self, licence_id: str, *, status: bool, c: Connection) -> dict[str, Any]:
         credential = self.credential(licence_id, conn=c)
