@@ -24,6 +24,8 @@ from sqlalchemy import Engine
 
 from huiqi.batch.registry import iter_batches
 from huiqi.clock import FixedClock
+from huiqi.library import Lifecycle
+from huiqi.library.officers import add_user
 from huiqi.match import default_library
 from huiqi.rules import Library
 from huiqi.sharing.catalogue import shipped_declarations
@@ -32,7 +34,6 @@ from huiqi.sharing.consent import ConsentService
 from huiqi.sharing.decisions import DecisionLog
 from huiqi.sharing.deployment import Deployment, init
 from huiqi.sharing.gateway import SecurityServer, StaticCatalogue
-from huiqi.store import make_engine, upgrade
 from tests.conftest import TEST_NOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +67,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, raw_registry: pa.Table) -> I
     root = tmp_path_factory.mktemp("departments")
     clock = FixedClock(TEST_NOW)
     platform_url = f"sqlite:///{root / 'platform.db'}"
-    platform = make_engine(platform_url)
-    upgrade(platform)
+    lifecycle = Lifecycle.open(platform_url, clock=clock)
+    lifecycle.import_directory(ROOT / "policies")
+    for name, role in (("alice", "editor"), ("bob", "publisher"), ("carol", "publisher")):
+        add_user(lifecycle.engine, name, role, f"{name}-password", clock=clock)
+    platform = lifecycle.engine
     deployment, _ = init(root / "dep", raw_registry.to_batches(), clock=clock, platform_db=platform_url, seed=SEED)
     CatalogueStore(platform, clock=clock).import_texts(shipped_declarations())
     yield World(deployment, platform, clock)

@@ -17,7 +17,7 @@ from starlette import types as asgi
 from huiqi import clock as clocks
 from huiqi.errors import HuiqiError, Message
 from huiqi.rules import LibrarySource
-from huiqi.web import admin, api, certs, pages, problems
+from huiqi.web import admin, api, certs, pages, problems, sharing
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -129,6 +129,7 @@ def create_app(source: LibrarySource, *, freeze_gc: bool = False, clock: clocks.
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(certs.router)
+    app.include_router(sharing.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.add_middleware(BodyLimit)
 
