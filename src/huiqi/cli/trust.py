@@ -276,18 +276,17 @@ def witness_serve(
 ) -> None:
     """运行见证服务（C2SP tlog-witness）：只联署与其上次联署一致的检查点。"""
     import uvicorn
-    from sqlalchemy import create_engine
 
     from huiqi.clock import from_env
     from huiqi.trust.note import parse_signer
-    from huiqi.trust.witness import Witness, witness_app
+    from huiqi.trust.witness import Witness, witness_app, witness_engine
 
     the_policy = _policy(policy)
     assert the_policy is not None
     clock = from_env()
     signer = _trusted(parse_signer, _read(key).strip(), clock=clock)
     state.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{state}")
+    engine = witness_engine(state)
     witness = Witness(engine, signer, {o: list(v) for o, v in the_policy.logs.items()}, clock=clock, title=name)
     config = uvicorn.Config(witness_app(witness), host=host, port=port, log_level="warning", access_log=False)
     if tls_cert or tls_key or tls_ca:
@@ -306,11 +305,10 @@ def witness_alerts(
     state: Annotated[Path, typer.Option("--state", help="见证人的状态数据库")] = Path("var/witness.db"),
 ) -> None:
     """列出见证人发现的分裂视图告警（有告警时退出码为 1）。"""
-    from sqlalchemy import create_engine
 
-    from huiqi.trust.witness import alerts, metadata
+    from huiqi.trust.witness import alerts, metadata, witness_engine
 
-    engine = create_engine(f"sqlite:///{state}")
+    engine = witness_engine(state)
     metadata.create_all(engine)
     with engine.connect() as c:
         rows = c.execute(alerts.select().order_by(alerts.c.id)).all()

@@ -3,6 +3,12 @@
 The leaf hash covers exactly these bytes, so anyone holding an entry can recompute it.
 Binary floats are refused (an amount is a decimal string, as everywhere in huiqi); times
 are RFC 3339 UTC with a ``Z``.
+
+``rfc8785`` defines the bytes. For the values entries may hold (no floats, integers within
+±2^53, string keys), RFC 8785 differs from ``orjson`` with sorted keys only in key order
+when a key has a character beyond U+FFFF (UTF-16 versus code-point order); such entries,
+and anything orjson does not take, go through ``rfc8785`` itself. The fast path is
+several times faster; a property test holds the two to the same bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import rfc8785
 
 from huiqi.clock import CITY_TZ
@@ -49,25 +56,28 @@ def shard_of(at: dt.datetime) -> str:
     return str(at.astimezone(CITY_TZ).year)
 
 
-def _check_values(value: Any, path: str) -> None:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return
+def _check_values(value: Any, path: str) -> bool:
+    """Refuse what is not JSON huiqi logs; True when a key needs UTF-16 ordering (beyond U+FFFF)."""
+    if isinstance(value, str) or isinstance(value, bool) or value is None:
+        return False
     if isinstance(value, int):
         if abs(value) > 2**53 - 1:  # RFC 8785 numbers are IEEE doubles: larger ints lose digits
             raise EntryError(f"{path} 整数超出 ±2^53", f"{path}: integer beyond ±2^53, use a string", field=path)
-        return
+        return False
     if isinstance(value, float):
         raise EntryError(f"{path} 不能是浮点数，请用字符串", f"{path}: no binary floats, use a string", field=path)
     if isinstance(value, Mapping):
+        astral = False
         for k, v in value.items():
             if not isinstance(k, str):
                 raise EntryError(f"{path} 的键须为字符串", f"{path}: keys must be strings", field=path)
-            _check_values(v, f"{path}.{k}")
-        return
+            astral = _check_values(v, f"{path}.{k}") or astral or (not k.isascii() and max(k) > "\uffff")
+        return astral
     if isinstance(value, list | tuple):
+        astral = False
         for i, v in enumerate(value):
-            _check_values(v, f"{path}[{i}]")
-        return
+            astral = _check_values(v, f"{path}[{i}]") or astral
+        return astral
     raise EntryError(f"{path} 不是 JSON 值：{type(value).__name__}", f"{path}: not a JSON value", field=path)
 
 
@@ -83,5 +93,9 @@ def canonical_entry(entry: Mapping[str, Any]) -> tuple[bytes, str, dt.datetime]:
             field="type",
         )
     at = parse_time(entry.get("time"))  # type: ignore[arg-type]
-    _check_values(entry, "entry")
+    if not _check_values(entry, "entry"):
+        try:
+            return orjson.dumps(dict(entry), option=orjson.OPT_SORT_KEYS), kind, at
+        except TypeError:
+            pass  # a type orjson does not take (a Mapping that is not a dict, …): the reference path
     return rfc8785.dumps(dict(entry)), kind, at

@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,6 +61,19 @@ alerts = sa.Table(
     sa.Column("cosigned", sa.Text, nullable=False),  # what we cosigned before
     sa.Column("presented", sa.Text, nullable=False),  # what the log presented now
 )
+
+
+def witness_engine(path: Path) -> Engine:
+    """The witness's own state database: a SQLite file in WAL mode, each commit synced
+    (a witness must persist its new checkpoint before it answers)."""
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA synchronous=FULL")
+
+    return engine
 
 
 class Refusal(TrustError):
