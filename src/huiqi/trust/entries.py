@@ -58,7 +58,7 @@ def shard_of(at: dt.datetime) -> str:
 
 def _check_values(value: Any, path: str) -> bool:
     """Refuse what is not JSON huiqi logs; True when a key needs UTF-16 ordering (beyond U+FFFF)."""
-    if isinstance(value, str) or isinstance(value, bool) or value is None:
+    if isinstance(value, str | bool) or value is None:
         return False
     if isinstance(value, int):
         if abs(value) > 2**53 - 1:  # RFC 8785 numbers are IEEE doubles: larger ints lose digits
