@@ -45,6 +45,9 @@ bench: setup
 	$(BIN)/python bench/bench_match.py
 	$(BIN)/python bench/load_match.py
 	$(BIN)/python bench/bench_batch.py
+	$(BIN)/python bench/bench_trust_log.py
+	$(BIN)/python bench/bench_trust_witness.py
+	$(BIN)/python bench/bench_trust_fields.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,8 +10,14 @@ The public API (everything else is internal)::
 
     from huiqi.trust.verify import verify_inclusion, verify_consistency   # no database
     from huiqi.trust.note import sign_note, verify_note, parse_signer, parse_verifier, Checkpoint
+    from huiqi.trust.policy import TrustPolicy            # log keys, witnesses, quorum: verify_checkpoint()
+    from huiqi.trust.proofs import ProofBundle            # C2SP tlog-proof: offline verify(entry, policy)
 
-Errors all derive from :class:`huiqi.trust.errors.TrustError`.
+Heavier parts are imported from their modules: ``huiqi.trust.cosign.Cosigner`` (gather
+cosignatures), ``huiqi.trust.witness`` (the witness and its HTTP app), ``huiqi.trust.fields``
+(``Vault``, ``Keyring``: field encryption and rotation), ``huiqi.trust.tls`` (platform CA,
+mTLS contexts and clients). Errors all derive from :class:`huiqi.trust.errors.TrustError`,
+a :class:`huiqi.errors.HuiqiError`. See docs/trust.md.
 """
 
 from huiqi.trust.entries import canonical_entry, format_time
@@ -33,6 +39,8 @@ from huiqi.trust.errors import (
 from huiqi.trust.log import DEFAULT_PREFIX, LoggedEntry, StoredCheckpoint, TransparencyLog
 from huiqi.trust.merkle import EMPTY_ROOT, leaf_hash, node_hash
 from huiqi.trust.note import Checkpoint, Note, generate_signer, parse_signer, parse_verifier, sign_note, verify_note
+from huiqi.trust.policy import TrustPolicy, VerifiedCheckpoint
+from huiqi.trust.proofs import ProofBundle
 from huiqi.trust.schema import create_tables
 from huiqi.trust.verify import verify_consistency, verify_inclusion
 
@@ -49,6 +57,7 @@ __all__ = [
     "LoggedEntry",
     "Note",
     "NoteError",
+    "ProofBundle",
     "ProofError",
     "QuorumError",
     "SignatureError",
@@ -56,6 +65,8 @@ __all__ = [
     "StoredCheckpoint",
     "TransparencyLog",
     "TrustError",
+    "TrustPolicy",
+    "VerifiedCheckpoint",
     "WitnessError",
     "canonical_entry",
     "create_tables",
