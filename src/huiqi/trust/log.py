@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine, tuple_
+from sqlalchemy import Connection, Engine
 
 from huiqi.clock import Clock
 from huiqi.trust import merkle
@@ -81,6 +81,11 @@ def perfect_root(buf: bytes, count: int) -> bytes:
     while len(level) > 1:
         level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
     return level[0]
+
+
+_TILE = sa.select(tiles.c.hashes).where(
+    tiles.c.shard == sa.bindparam("shard"), tiles.c.level == sa.bindparam("level"), tiles.c.idx == sa.bindparam("idx")
+)
 
 
 @functools.lru_cache(maxsize=512)
@@ -295,14 +300,12 @@ class TransparencyLog:
             pos = index << r
             where[(level, index)] = (t, pos // TILE_WIDTH, r)
         keys = sorted({(t, i) for t, i, _ in where.values()})
+        # One primary-key lookup per tile, the same statement each time (compiled once, cached).
         got: dict[tuple[int, int], bytes] = {}
-        for i in range(0, len(keys), _CHUNK):
-            rows = c.execute(
-                sa.select(tiles.c.level, tiles.c.idx, tiles.c.hashes).where(
-                    tiles.c.shard == shard, tuple_(tiles.c.level, tiles.c.idx).in_(keys[i : i + _CHUNK])
-                )
-            )
-            got.update({(r.level, r.idx): bytes(r.hashes) for r in rows})
+        for t, n in keys:
+            value = c.execute(_TILE, {"shard": shard, "level": t, "idx": n}).scalar()
+            if value is not None:
+                got[(t, n)] = bytes(value)
         out: dict[tuple[int, int], bytes] = {}
         for (level, index), (t, tile_index, r) in where.items():
             buf = got.get((t, tile_index), b"")
