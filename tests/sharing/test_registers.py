@@ -139,3 +139,57 @@ def test_person_ids_are_distinct_and_valid():
     ids = [person_id(k) for k in range(5000)] + [person_id(100_000_000 + k) for k in range(5000)]
     assert len(set(ids)) == len(ids)
     assert all(ric.is_valid(i) for i in ids[:2000:7])
+
+
+def test_registers_and_their_logs_on_postgresql(tmp_path, raw_registry, clock):
+    """A department may keep its register on PostgreSQL (``--register-db tax=postgresql://…``)."""
+    import json
+    import uuid
+
+    from huiqi.match import default_library
+    from huiqi.sharing.catalogue import Catalogue, parse_declaration, shipped_declarations
+    from huiqi.sharing.consent import ConsentCheck
+    from huiqi.sharing.decisions import DecisionLog
+    from huiqi.sharing.deployment import init
+    from huiqi.sharing.gateway import SecurityServer, StaticCatalogue
+    from tests.postgres import require, temporary_database
+
+    require("postgresql")
+    with temporary_database("postgresql", tmp_path) as tax_url, temporary_database("postgresql", tmp_path) as mps_url:
+        batches = raw_registry.slice(0, 80).to_batches()
+        deployment, report = init(
+            tmp_path / "dep", batches, clock=clock, platform_db="sqlite://", databases={"tax": tax_url, "mps": mps_url}
+        )
+        assert report.enterprises == 80
+        tax_reg = deployment.register("tax", clock=clock)
+        assert tax_reg.engine.dialect.name == "postgresql"
+        with tax_reg.engine.connect() as c:
+            page = tax_reg.read_many(c, AS_OF, frozenset({"revenue"}), limit=1000)
+        rows = {r["uscc"]: r for r in raw_registry.slice(0, 80).to_pylist()}
+        assert page and all(rec["revenue"][0] == rows[u]["revenue"] for u, rec in page)
+
+        class Consented:
+            def check(self, ref, **kw):
+                return ConsentCheck(True, frozenset({"revenue"}))
+
+        catalogue = Catalogue.of([parse_declaration(t) for t in shipped_declarations().values()])
+        log = DecisionLog(tax_reg.engine, "tax", clock=clock)
+        server = SecurityServer(tax_reg, StaticCatalogue(catalogue), Consented(), log, default_library, clock)
+        answer = server.handle(
+            {
+                "request_id": uuid.uuid4().hex,
+                "consumer": "platform/huiqi",
+                "official": "o",
+                "case_id": "c",
+                "purpose": "policy_match",
+                "service": "tax.taxpayer",
+                "subject": {"uscc": page[0][0]},
+                "fields": ["revenue"],
+                "consent_ref": "CR-x",
+            },
+            peer="platform/huiqi",
+        )
+        assert answer.fields["revenue"].value == str(page[0][1]["revenue"][0])
+        assert json.loads(log.log.entry("2026", answer.log.index))["released"] == ["revenue"]
+        log.close()
+        tax_reg.engine.dispose()
