@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ssl
 import subprocess
 import sys
@@ -134,7 +135,7 @@ def test_a_provider_that_is_down_is_named(running, world, registers):
     assert e.value.message.zh == "暂时无法获取（税务局）"
 
 
-def test_bulk_read_for_auto_grant_writes_the_profile_parquet(running, world, tmp_path, raw_registry):
+def test_bulk_read_for_auto_grant_writes_the_profile_parquet(running, world, tmp_path, raw_registry, registers):
     import pyarrow.parquet as pq
 
     out = tmp_path / "profiles.parquet"
@@ -164,3 +165,7 @@ def test_bulk_read_for_auto_grant_writes_the_profile_parquet(running, world, tmp
         for name in ("name", "industry", "registered_on", "taxable_income", "revenue", "credit_rating"):
             assert row[name] == want[name], (want["uscc"], name)
         assert row["certifications"] is None  # no register holds it: unknown, not empty
+    with registers["hrss"].engine.connect() as c:
+        for uscc in list(got)[:40]:
+            one = registers["hrss"].read(c, uscc, dt.date(2026, 11, 30), frozenset({"employees"}))
+            assert got[uscc]["employees"] == (None if one is None else one["employees"][0]), uscc

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -65,13 +66,13 @@ def write_profiles(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="huiqi-bulk-", dir=out.parent) as tmp:
-        spools: dict[str, Path] = {}
-        for member in SOURCES:
+        spools = {member: Path(tmp) / f"{member}.parquet" for member in SOURCES}
+
+        def spool(member: str) -> tuple[int, int]:
             names = profile_fields(member)
             schema = pa.schema([pa.field("uscc", pa.string()), *(pa.field(n, _arrow_type(n)) for n in names)])
-            path = Path(tmp) / f"{member}.parquet"
-            count = 0
-            with pq.ParquetWriter(path, schema) as writer:
+            count = pages = 0
+            with pq.ParquetWriter(spools[member], schema) as writer:
                 for rows, _log in client.bulk(
                     member,
                     purpose="auto_grant",
@@ -81,14 +82,20 @@ def write_profiles(
                     as_of=as_of,
                     page=page,
                 ):
-                    report.pages += 1
+                    pages += 1
                     count += len(rows)
                     columns = {"uscc": [r["subject"] for r in rows]}
                     for n in names:
                         columns[n] = [_convert(n, (r.get(n) or {}).get("value")) for r in rows]
                     writer.write_table(pa.table(columns, schema=schema))
+            return count, pages
+
+        # The departments are separate processes: read them at once.
+        with ThreadPoolExecutor(max_workers=len(SOURCES)) as pool:
+            results = dict(zip(SOURCES, pool.map(spool, SOURCES), strict=True))
+        for member, (count, pages) in results.items():
             report.rows[member] = count
-            spools[member] = path
+            report.pages += pages
         selects = []
         for name, spec in FIELDS.items():
             source = "s" if name == "uscc" else next((m[0] for m in SOURCES if name in profile_fields(m)), None)

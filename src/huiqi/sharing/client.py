@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 from huiqi.clock import Clock
 from huiqi.errors import Message
@@ -255,7 +256,7 @@ class GatewayClient:
                 raise ProviderUnavailable(member, MEMBERS[member].short, type(e).__name__) from None
             if r.status_code != 200:
                 raise _error(member, r)
-            data = r.json()
+            data = orjson.loads(r.content)
             yield data["rows"], LogRef.model_validate(data["log"])
             after = data.get("next")
             if not after:

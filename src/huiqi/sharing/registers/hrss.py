@@ -93,13 +93,13 @@ class InsuranceRegister(Register):
         found = list(conn.execute(keys).scalars())
         if not found:
             return []
+        in_range = sa.and_(
+            contributions.c.uscc.between(found[0], found[-1]), contributions.c.month <= as_of.strftime("%Y-%m")
+        )
+        if "wage_total" not in wanted:
+            return self._counts(conn, in_range, wanted)
         rows = conn.execute(
-            sa.select(contributions)
-            .where(
-                contributions.c.uscc.between(found[0], found[-1]),
-                contributions.c.month <= as_of.strftime("%Y-%m"),
-            )
-            .order_by(contributions.c.uscc, contributions.c.month.desc())
+            sa.select(contributions).where(in_range).order_by(contributions.c.uscc, contributions.c.month.desc())
         )
         grouped: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
@@ -107,3 +107,33 @@ class InsuranceRegister(Register):
             if len(months) < WINDOW:
                 months.append(row)
         return [(uscc, self._summary(uscc, grouped[uscc], wanted)) for uscc in found if grouped.get(uscc)]
+
+    def _counts(self, conn: Connection, where: Any, wanted: frozenset[str]) -> list[tuple[str, dict[str, Dated]]]:
+        """Headcounts only (no sealed wages): the twelve-month window is computed by the database."""
+        c = contributions.c
+        rank = sa.func.row_number().over(partition_by=c.uscc, order_by=c.month.desc()).label("rn")
+        ranked = sa.select(c.uscc, c.month, c.insured_employees, rank).where(where).subquery()
+        r = ranked.c
+        q = (
+            sa.select(
+                r.uscc,
+                sa.func.max(sa.case((r.rn == 1, r.month))).label("last"),
+                sa.func.max(sa.case((r.rn == 1, r.insured_employees))).label("latest"),
+                sa.func.sum(r.insured_employees).label("total"),
+                sa.func.count().label("n"),
+            )
+            .where(r.rn <= WINDOW)
+            .group_by(r.uscc)
+            .order_by(r.uscc)
+        )
+        out = []
+        for row in conn.execute(q):
+            at = month_end(row.last)
+            values: dict[str, Dated] = {}
+            if "employees" in wanted:
+                mean = Decimal(int(row.total)) / int(row.n)
+                values["employees"] = (int(mean.quantize(Decimal(1), ROUND_HALF_UP)), at)
+            if "insured_employees" in wanted:
+                values["insured_employees"] = (int(row.latest), at)
+            out.append((row.uscc, values))
+        return out
