@@ -48,6 +48,10 @@ bench: setup
 	$(BIN)/python bench/bench_trust_log.py
 	$(BIN)/python bench/bench_trust_witness.py
 	$(BIN)/python bench/bench_trust_fields.py
+	$(BIN)/python bench/bench_sharing_cedar.py
+	$(BIN)/python bench/bench_sharing_prefill.py --rate 20
+	$(BIN)/python bench/bench_sharing_detect.py
+	$(BIN)/python bench/bench_sharing_bulk.py --count 1000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
