@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 import sqlalchemy as sa
 from stdnum.cn import ric
 
@@ -193,3 +194,22 @@ def test_registers_and_their_logs_on_postgresql(tmp_path, raw_registry, clock):
         assert json.loads(log.log.entry("2026", answer.log.index))["released"] == ["revenue"]
         log.close()
         tax_reg.engine.dispose()
+
+
+def test_a_failed_init_leaves_nothing_behind(tmp_path, raw_registry, clock):
+    from huiqi.errors import InputError
+    from huiqi.sharing.deployment import init
+
+    def broken():
+        yield from raw_registry.slice(0, 30).to_batches()
+        raise OSError("disk full")
+
+    root = tmp_path / "dep"
+    with pytest.raises(OSError):
+        init(root, broken(), clock=clock, platform_db="sqlite://")
+    assert not root.exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x").write_text("keep")
+    with pytest.raises(InputError):
+        init(tmp_path / "other", raw_registry.slice(0, 5).to_batches(), clock=clock, platform_db="sqlite://")
+    assert (tmp_path / "other" / "x").read_text() == "keep"

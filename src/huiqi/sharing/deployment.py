@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from huiqi.sharing.registers.fill import FillReport, Registers, fill
 from huiqi.store.db import make_engine
 from huiqi.trust import create_tables
 from huiqi.trust.fields import DEPARTMENT_PROFILES, Keyring, Vault
+from huiqi.trust.schema import metadata as trust_metadata
 from huiqi.trust.tls import CertificateAuthority
 
 #: Systems that get a certificate: each provider's security server, the platform's central
@@ -172,19 +174,35 @@ def init(
         raise InputError(
             Message(f"{root} 已初始化；换一个目录或删除它", f"{root} is already initialised"), field="departments"
         )
+    created = not root.exists() or not any(root.iterdir())
+    if not created:
+        raise InputError(
+            Message(f"{root} 不是空目录；请换一个目录", f"{root} is not empty: choose another directory"),
+            field="departments",
+        )
     root.mkdir(parents=True, exist_ok=True)
-    issue_certificates(root, clock=clock)
     urls = {m: (databases or {}).get(m) or f"sqlite:///{(root / m / 'register.db').resolve()}" for m in PROVIDERS}
     registers: dict[str, Any] = {}
-    for member in PROVIDERS:
-        _write_secret(
-            root / member / "keyring.json", json.dumps(Keyring.generate(f"{member}-kek-1", DEPARTMENT_PROFILES[member]))
-        )
-        engine = make_engine(urls[member])
-        create_tables(engine)
-        registers[member] = Deployment(root, {"databases": urls}).register(member, clock=clock, engine=engine)
-    snapshot = clock.today()
-    report = fill(Registers(**registers), batches, snapshot=snapshot, seed=seed, on_progress=on_progress)
+    try:
+        issue_certificates(root, clock=clock)
+        for member in PROVIDERS:
+            _write_secret(
+                root / member / "keyring.json",
+                json.dumps(Keyring.generate(f"{member}-kek-1", DEPARTMENT_PROFILES[member])),
+            )
+            engine = make_engine(urls[member])
+            create_tables(engine)
+            registers[member] = Deployment(root, {"databases": urls}).register(member, clock=clock, engine=engine)
+        snapshot = clock.today()
+        report = fill(Registers(**registers), batches, snapshot=snapshot, seed=seed, on_progress=on_progress)
+    except BaseException:
+        # Nothing half-made stays behind: the registers' tables (PostgreSQL ones too) and the directory go.
+        for reg in registers.values():
+            reg.metadata.drop_all(reg.engine)
+            trust_metadata.drop_all(reg.engine)
+            reg.engine.dispose()
+        shutil.rmtree(root, ignore_errors=True)
+        raise
     for reg in registers.values():
         reg.engine.dispose()
     data = {
