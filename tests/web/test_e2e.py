@@ -101,6 +101,8 @@ def pick_undetermined(page: Page) -> Any:
     """The 需补充信息 policy whose prompt asks the fewest facts (those a person can answer)."""
     best = None
     for article in page.locator("article.policy.v-undetermined").all():
+        if article.locator("form.ask").count() == 0:  # decided by the one missing-facts block instead
+            continue
         names = set(
             article.locator("form.ask").evaluate(
                 "f => [...f.elements].filter(e => e.type !== 'hidden' && e.name).map(e => e.name)"

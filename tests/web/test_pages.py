@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from huiqi.discover.recommend import missing_facts
 from huiqi.match import match
 from huiqi.match.explain import yuan
 from huiqi.profile import FIELDS
@@ -104,8 +105,15 @@ def test_missing_fact_prompt_asks_exactly_the_missing_fields(client: TestClient,
     html = client.post("/", data=data).text
     result = match({"region": "339901", "industry": "H6210", "employees": 25}, dt.date.fromisoformat(AS_OF), library)
     missing = {r.policy_id: set(r.missing) for r in result.results if r.verdict == "undetermined"}
+    # One block asks for the few facts that decide the most policies (huiqi.discover.recommend);
+    # the policies it decides point there instead of repeating the question on every card.
+    ask = missing_facts(result.results)
+    assert ask is not None
+    whole = re.search(r'(<form class="ask ask-all".*?</form>)', html, re.S)
+    assert whole and ask.headline in whole.group(1)
+    assert {str(x["name"]) for x in controls(whole.group(1)).controls} - {"certifications_none"} == set(ask.fields)
     blocks = re.findall(r'(<form class="ask".*?</form>)', html, re.S)
-    assert len(blocks) == len(missing) > 0
+    assert len(blocks) == len(missing) - len(ask.decides) > 0
     for block in blocks:
         pid = re.search(r'data-rerun="([^"]+)"', block)
         assert pid

@@ -97,7 +97,8 @@ class SearchResult:
 class Backend(Protocol):
     """Where the words are looked up: SQLite FTS5 (embedded) or PostgreSQL full text."""
 
-    docs: Sequence[PolicyDoc]
+    @property
+    def docs(self) -> Sequence[PolicyDoc]: ...
 
     def candidates(self, terms: Sequence[Term]) -> set[int]: ...  # indexes into docs
 
@@ -231,7 +232,7 @@ class SqliteBackend:
     text under the trigram tokenizer. Row id = index into ``docs`` + 1."""
 
     def __init__(self, docs: Sequence[PolicyDoc]):
-        self.docs = list(docs)
+        self._docs = list(docs)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         columns = ", ".join(FIELDS)
@@ -239,7 +240,7 @@ class SqliteBackend:
         self._db.execute("CREATE VIRTUAL TABLE grams USING fts5(body, tokenize='trigram')")
         rows = []
         grams = []
-        for i, d in enumerate(self.docs, start=1):
+        for i, d in enumerate(self._docs, start=1):
             rows.append((i, *(" ".join(text.tokens(d.field(f))) for f in FIELDS)))
             grams.append((i, text.normalize("\n".join(d.field(f) for f in FIELDS))))
         marks = ", ".join("?" for _ in FIELDS)
@@ -247,6 +248,10 @@ class SqliteBackend:
         self._db.executemany("INSERT INTO grams(rowid, body) VALUES (?, ?)", grams)
         self._db.commit()
         self._weights = ", ".join(str(w) for w in FIELDS.values())
+
+    @property
+    def docs(self) -> Sequence[PolicyDoc]:
+        return self._docs
 
     def _select(self, word: str) -> tuple[str, str]:
         """SQL selecting the row ids where ``word`` occurs (see the module docstring)."""

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from huiqi.clock import Clock
+from huiqi.discover import industry_words
 from huiqi.match import MatchResult, answer
 from huiqi.profile import FIELDS, Profile, ProfileError, parse_profile
 from huiqi.profile import industry as gbt4754
@@ -114,6 +115,7 @@ class Industry(BaseModel):
     level: int = Field(description="1 门类, 2 大类, 3 中类, 4 小类")
     level_name: str
     path: list[str] = Field(description="门类起的各级名称")
+    why: str = Field("", description="为什么给出这个行业（常用说法、名称或分类说明）")
 
 
 class IndustryList(BaseModel):
@@ -234,14 +236,16 @@ async def industries_endpoint(
     limit: Annotated[int, Query(ge=1, le=100, description="最多返回几条")] = 20,
 ) -> IndustryList:
     out = []
-    for i in gbt4754.search(q, limit):
+    # Everyday words first (饭馆 → 正餐服务), then the standard's names and notes: huiqi.discover.
+    for c in industry_words.suggest(q, limit):
         out.append(
             Industry(
-                code=i.code,
-                name=i.name,
-                level=i.level,
-                level_name=LEVEL_NAMES.get(i.level, ""),
-                path=[p.name for p in gbt4754.path(i.code)],
+                code=c.code,
+                name=c.name,
+                level=c.level,
+                level_name=LEVEL_NAMES.get(c.level, ""),
+                path=list(c.path),
+                why=c.why,
             )
         )
     return IndustryList(industries=out)

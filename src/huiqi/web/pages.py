@@ -18,9 +18,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from huiqi import vocab
+from huiqi.discover import search as policy_search
+from huiqi.discover.recommend import recommend
 from huiqi.match import MatchResult, match
 from huiqi.match.explain import size_label, yuan
-from huiqi.profile import FIELDS
+from huiqi.profile import FIELDS, parse_profile
 from huiqi.profile import industry as gbt4754
 from huiqi.rules import Library
 from huiqi.web import catalog, forms
@@ -106,10 +108,26 @@ def totals_by_unit(result: MatchResult) -> list[tuple[str, str]]:
 
 
 def _calculator(
-    request: Request, state: forms.FormState, result: MatchResult | None, status: int = 200
+    request: Request,
+    state: forms.FormState,
+    result: MatchResult | None,
+    status: int = 200,
+    lib: Library | None = None,
 ) -> HTMLResponse:
     groups: dict[str, list[Any]] = {"eligible": [], "undetermined": [], "ineligible": []}
-    if result is not None:
+    reasons: dict[str, str] = {}
+    ask = None
+    if result is not None and lib is not None and state.profile is not None:
+        # Eligible and undetermined policies in order of relevance, each with its reason
+        # (huiqi.discover.recommend); the ineligible keep the calculator's order.
+        docs = {d.policy_id: d for d in policy_search.library_index(lib).docs}
+        recs = recommend(result, parse_profile(state.profile).model_dump(exclude_none=True), docs)
+        reasons = {r.policy_id: r.reason for r in recs.items}
+        ask = recs.ask
+        for rec in recs.items:
+            groups[rec.result.verdict].append(rec.result)
+        groups["ineligible"] = [r for r in result.results if r.verdict == "ineligible"]
+    elif result is not None:
         for r in result.results:
             groups[r.verdict].append(r)
     return _render(
@@ -119,6 +137,9 @@ def _calculator(
             "state": state,
             "result": result,
             "groups": groups,
+            "reasons": reasons,
+            "ask": ask,
+            "titles": {r.policy_id: r.title for r in result.results} if result else {},
             "by_unit": totals_by_unit(result) if result else [],
             "today": today(request).isoformat(),
             "page": "calculator",
@@ -143,7 +164,7 @@ async def calculator_submit(request: Request) -> HTMLResponse:
         return _calculator(request, state, None, 422 if state.filled or state.errors else 200)
     lib: Library = library(request, state.as_of_date)
     result = match(state.profile, state.as_of_date or today(request), lib)
-    return _calculator(request, state, result)
+    return _calculator(request, state, result, lib=lib)
 
 
 @router.get("/policies", response_class=HTMLResponse)
@@ -199,6 +220,46 @@ async def policies_page(request: Request) -> HTMLResponse:
             "filtered": filtered,
             "today": today(request),
             "page": "policies",
+        },
+        422 if errors else 200,
+    )
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search_page(request: Request) -> HTMLResponse:
+    """政策搜索: every word typed must be found; 即将截止 and sorts as links (huiqi.discover.search)."""
+    params = request.query_params
+    q = params.get("q", "").strip()[:200]
+    sort = params.get("sort", "relevance")
+    closing = params.get("closing") == "1"
+    errors: dict[str, str] = {}
+    if sort not in policy_search.SORTS:
+        errors["sort"] = "排序方式只能是：" + "、".join(policy_search.SORTS.values())
+        sort = "relevance"
+    lib: Library = library(request)
+    result = None
+    try:
+        result = policy_search.search(
+            policy_search.library_index(lib),
+            q,
+            today=today(request),
+            sort=sort,  # type: ignore[arg-type]
+            closing_within=policy_search.CLOSING_SOON_DAYS if closing else None,
+        )
+    except policy_search.SearchError as e:
+        errors[e.field] = e.message_zh
+    return _render(
+        request,
+        "search.html",
+        {
+            "q": q,
+            "sort": sort,
+            "closing": closing,
+            "result": result,
+            "errors": errors,
+            "SORTS": policy_search.SORTS,
+            "closing_days": policy_search.CLOSING_SOON_DAYS,
+            "page": "search",
         },
         422 if errors else 200,
     )

@@ -75,6 +75,12 @@
         var path = document.createElement("small");
         path.textContent = it.level_name + (it.path.length > 1 ? " · " + it.path.slice(0, -1).join(" › ") : "");
         li.appendChild(path);
+        if (it.why) {
+          var why = document.createElement("small");
+          why.className = "why";
+          why.textContent = it.why;
+          li.appendChild(why);
+        }
         li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(i); });
         list.appendChild(li);
       });
