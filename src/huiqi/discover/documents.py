@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlglot import exp
 
@@ -68,6 +69,7 @@ class PolicyDoc:
         return min(dates) if dates else None
 
 
+@lru_cache(maxsize=4096)
 def written_deadline(text: str, today: dt.date) -> dt.date | None:
     """The deadline a how-to-apply text names, the next one on or after ``today``."""
     found: list[dt.date] = []

@@ -168,8 +168,10 @@ def search(
         for i in among:
             scores[i] = typed.get(i, 0.0) + SYNONYM_WEIGHT * extra.get(i, 0.0)
     all_words = tuple(dict.fromkeys(a for t in terms for a in t.alternatives))
-    hits = [Hit(docs[i], scores.get(i, 0.0), deadline, _found(docs[i], all_words)) for i, deadline in kept]
-    hits.sort(key=_SORT_KEYS[sort])
+    # Sort light (index, score, deadline) rows; build full hits (highlighting) for the page only.
+    rows = [_Row(docs[i], scores.get(i, 0.0), deadline) for i, deadline in kept]
+    rows.sort(key=_SORT_KEYS[sort])
+    hits = [Hit(r.doc, r.score, r.deadline, _found(r.doc, all_words)) for r in rows[:limit]]
     filters = {
         k: str(v)
         for k, v in {
@@ -180,13 +182,20 @@ def search(
         }.items()
         if v is not None
     }
-    return SearchResult(query, terms, hits[:limit], len(hits), sort, today, filters)
+    return SearchResult(query, terms, hits, len(rows), sort, today, filters)
 
 
 def _region_prefix(code: str) -> str:
     while code.endswith("00"):
         code = code[:-2]
     return code
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    doc: PolicyDoc
+    score: float
+    deadline: dt.date | None
 
 
 _FAR = dt.date.max
