@@ -625,108 +625,167 @@ def _strings(pool: pa.Array, idx: I64, null: Bool | None = None) -> pa.Array:
 # ----------------------------------------------------------------------------------------
 
 
-def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBatch:
-    t = _tables()
-    rng = np.random.default_rng([seed, _STREAM_ROWS, block])
-    row = np.arange(start, start + n, dtype=np.int64)
+class _Draw:
+    """The block's random stream. Every step below draws from it in a fixed order: the
+    steps must run in the order ``_block`` calls them, or the same seed gives other rows."""
 
-    def chance(p: float | F64) -> Bool:
-        return rng.random(n) < p
+    def __init__(self, seed: int, block: int, n: int):
+        self.rng = np.random.default_rng([seed, _STREAM_ROWS, block])
+        self.n = n
 
-    # --- industry, entity kind ----------------------------------------------------------
-    ind = np.searchsorted(t.cdf, rng.random(n), side="right")
-    ind = np.minimum(ind, t.cdf.shape[0] - 1)
+    def uniform(self) -> F64:
+        return self.rng.random(self.n)
+
+    def normal(self) -> F64:
+        return self.rng.standard_normal(self.n)
+
+    def chance(self, p: float | F64) -> Bool:
+        return self.rng.random(self.n) < p
+
+
+@dataclass(frozen=True, slots=True)
+class _Registration:
+    day: I64  # days since 1970-01-01
+    year: I64
+    age: F64  # years at the reference date
+    operated: F64  # share of last year the enterprise existed (上年营业收入 covers last year only)
+    ma: Bool  # registered after 2015-10: an "MA" organisation code
+
+
+@dataclass(frozen=True, slots=True)
+class _Economics:
+    z: F64  # latent size, unit variance
+    dormant: Bool
+    employees: I64
+    rev_potential: F64
+    revenue: F64
+    assets: F64
+    taxable: F64
+    has_rd: Bool
+    rd: F64
+    rd_ratio: F64
+    monthly: F64
+
+
+def _industry_and_kind(d: _Draw, t: _Tables) -> tuple[I64, I64]:
+    """Industry (index into ``t.codes``) and entity kind (0: 91 company, 1: 93 coop, 2: N2 collective)."""
+    ind = np.minimum(np.searchsorted(t.cdf, d.uniform(), side="right"), t.cdf.shape[0] - 1)
     agri = t.is_agri[ind]
-    u_kind = rng.random(n)
-    kind = np.zeros(n, dtype=np.int64)  # 0: 91 company, 1: 93 coop, 2: N2 collective
+    u_kind = d.uniform()
+    kind = np.zeros(d.n, dtype=np.int64)
     kind[agri & (u_kind < COOP_SHARE_OF_A)] = 1
     kind[agri & (u_kind >= 1 - COLLECTIVE_SHARE_OF_A)] = 2
-    company = kind == 0
+    return ind, kind
 
-    # --- registration date ------------------------------------------------------------------
-    yi = np.minimum(np.searchsorted(t.year_cdf, rng.random(n), side="right"), t.year_cdf.shape[0] - 1)
-    day = t.year_start[yi] + (rng.random(n) * t.year_len[yi]).astype(np.int64)
+
+def _registration(d: _Draw, t: _Tables) -> _Registration:
+    yi = np.minimum(np.searchsorted(t.year_cdf, d.uniform(), side="right"), t.year_cdf.shape[0] - 1)
+    day = t.year_start[yi] + (d.uniform() * t.year_len[yi]).astype(np.int64)
     ref_day = (REFERENCE_DATE - dt.date(1970, 1, 1)).days
-    age = (ref_day - day) / 365.25
-    year = FIRST_YEAR + yi
-    last_year = REFERENCE_DATE.year - 1
     start_of_ref_year = int(t.year_start[-1])
-    # share of last year the enterprise existed (上年营业收入 covers last year only)
-    operated = np.clip((start_of_ref_year - day) / 365.0, 0.0, 1.0)
-    ma = day >= (MA_CODES_FROM - dt.date(1970, 1, 1)).days
+    return _Registration(
+        day=day,
+        year=FIRST_YEAR + yi,
+        age=(ref_day - day) / 365.25,
+        operated=np.clip((start_of_ref_year - day) / 365.0, 0.0, 1.0),
+        ma=day >= (MA_CODES_FROM - dt.date(1970, 1, 1)).days,
+    )
 
-    # --- latent size, employees, revenue, assets ------------------------------------------
+
+def _economics(d: _Draw, t: _Tables, ind: I64, company: Bool, reg: _Registration) -> _Economics:
+    """Latent size, then employees, revenue, assets, profit, R&D and monthly sales."""
+    n, rng = d.n, d.rng
     # unit variance, fat upper tail, clipped so that no city firm is absurdly large
     z = np.clip(rng.standard_t(LATENT_DF, n) * math.sqrt((LATENT_DF - 2) / LATENT_DF), -4.0, LATENT_MAX)
-    log_emp = t.emp_mu[ind] + LATENT_SIGMA * z + 0.3 * (np.log1p(age) - math.log1p(8.0)) + 0.35 * rng.standard_normal(n)
+    log_emp = t.emp_mu[ind] + LATENT_SIGMA * z + 0.3 * (np.log1p(reg.age) - math.log1p(8.0)) + 0.35 * d.normal()
     log_emp = np.where(company, log_emp, log_emp - 0.7)  # coops, collectives: few staff
     emp_cont = np.exp(log_emp)
-    dormant = chance(DORMANT_SHARE) & (year < last_year)
+    dormant = d.chance(DORMANT_SHARE) & (reg.year < REFERENCE_DATE.year - 1)
     employees = np.clip(np.floor(emp_cont + 0.5), 1, MAX_EMPLOYEES).astype(np.int64)
     employees = np.where(dormant, rng.integers(0, 2, n), employees)
 
-    rev_potential = np.exp(np.log(emp_cont) + t.log_rpe[ind] + 0.15 * z + 0.75 * rng.standard_normal(n))
+    rev_potential = np.exp(np.log(emp_cont) + t.log_rpe[ind] + 0.15 * z + 0.75 * d.normal())
     rev_potential = np.clip(rev_potential, 1_000.0, MAX_MONEY)
-    revenue = np.where(dormant, 0.0, rev_potential * operated)
-    assets = np.exp(np.log(rev_potential) + t.log_ar[ind] + 0.6 * rng.standard_normal(n))
-    shell_assets = np.exp(math.log(50_000) + rng.standard_normal(n))
+    revenue = np.where(dormant, 0.0, rev_potential * reg.operated)
+    assets = np.exp(np.log(rev_potential) + t.log_ar[ind] + 0.6 * d.normal())
+    shell_assets = np.exp(math.log(50_000) + d.normal())
     assets = np.where(dormant, shell_assets, assets)
 
-    # --- profit, R&D ------------------------------------------------------------------------------
-    loss = chance(np.clip(0.32 - 0.06 * z, 0.05, 0.7))
-    margin = np.minimum(np.exp(math.log(0.06) + 0.7 * rng.standard_normal(n)), 0.6)
+    loss = d.chance(np.clip(0.32 - 0.06 * z, 0.05, 0.7))
+    margin = np.minimum(np.exp(math.log(0.06) + 0.7 * d.normal()), 0.6)
     taxable = np.where(loss, 0.0, revenue * margin)
 
     tech = t.tech[ind]
-    has_rd = chance(tech * np.clip(0.45 + 0.2 * z, 0.05, 0.95)) & (revenue > 0) & company
-    rd_ratio = np.minimum(np.exp(np.log(0.015 + 0.05 * tech) + 0.7 * rng.standard_normal(n)), 0.6)
-    rd = np.where(has_rd, revenue * rd_ratio, 0.0)
-    rd_ratio = np.where(has_rd, rd_ratio, 0.0)
+    has_rd = d.chance(tech * np.clip(0.45 + 0.2 * z, 0.05, 0.95)) & (revenue > 0) & company
+    rd_ratio = np.minimum(np.exp(np.log(0.015 + 0.05 * tech) + 0.7 * d.normal()), 0.6)
+    monthly = np.where(dormant, 0.0, rev_potential / 12 * np.exp(0.3 * d.normal()))
+    return _Economics(
+        z=z,
+        dormant=dormant,
+        employees=employees,
+        rev_potential=rev_potential,
+        revenue=revenue,
+        assets=assets,
+        taxable=taxable,
+        has_rd=has_rd,
+        rd=np.where(has_rd, revenue * rd_ratio, 0.0),
+        rd_ratio=np.where(has_rd, rd_ratio, 0.0),
+        monthly=monthly,
+    )
 
-    monthly = np.where(dormant, 0.0, rev_potential / 12 * np.exp(0.3 * rng.standard_normal(n)))
 
-    # --- taxpayer type ---------------------------------------------------------------------------
-    annual_sales = np.maximum(revenue, rev_potential * (year >= REFERENCE_DATE.year))
+def _general_taxpayer(d: _Draw, t: _Tables, ind: I64, company: Bool, reg: _Registration, e: _Economics) -> Bool:
+    annual_sales = np.maximum(e.revenue, e.rev_potential * (reg.year >= REFERENCE_DATE.year))
     p_general = np.where(
         annual_sales > TAXPAYER_GENERAL_THRESHOLD,
         0.97,
         0.06 + t.general_bias[ind] + 0.2 * (annual_sales > 2_000_000),
     )
-    p_general = np.where(dormant, 0.05, p_general)
+    p_general = np.where(e.dormant, 0.05, p_general)
     p_general = np.where(company, p_general, 0.02)
-    general = chance(p_general)
+    return d.chance(p_general)
 
-    # --- certifications ---------------------------------------------------------------------------
+
+def _certifications(d: _Draw, t: _Tables, ind: I64, reg: _Registration, e: _Economics) -> Bool:
+    """An (n, 4) matrix, columns in ``CERTIFICATIONS`` order."""
+    tech = t.tech[ind]
     # 高新技术企业: R&D ≥ 5% / 4% / 3% of revenue (≤ 5000万, ≤ 2亿, above), ≥ 1 year old
-    ht_min_ratio = np.where(revenue <= 5e7, 0.05, np.where(revenue <= 2e8, 0.04, 0.03))
-    ht_ok = has_rd & (rd_ratio >= ht_min_ratio) & (age >= 1) & (employees >= 5) & (tech >= 0.3)
-    high_tech = ht_ok & chance(np.clip(0.45 + 0.1 * z, 0.1, 0.9))
+    ht_min_ratio = np.where(e.revenue <= 5e7, 0.05, np.where(e.revenue <= 2e8, 0.04, 0.03))
+    ht_ok = e.has_rd & (e.rd_ratio >= ht_min_ratio) & (reg.age >= 1) & (e.employees >= 5) & (tech >= 0.3)
+    high_tech = ht_ok & d.chance(np.clip(0.45 + 0.1 * e.z, 0.1, 0.9))
     # 科技型中小企业: ≤ 500 staff, revenue and assets ≤ 2 亿, doing R&D
-    sme = (employees <= 500) & (revenue <= 2e8) & (assets <= 2e8)
-    tsme_ok = sme & has_rd & (rd_ratio >= 0.03) & (tech >= 0.3)
-    tech_sme = tsme_ok & chance(np.where(high_tech, 0.6, 0.25))
+    sme = (e.employees <= 500) & (e.revenue <= 2e8) & (e.assets <= 2e8)
+    tsme_ok = sme & e.has_rd & (e.rd_ratio >= 0.03) & (tech >= 0.3)
+    tech_sme = tsme_ok & d.chance(np.where(high_tech, 0.6, 0.25))
     # 专精特新中小企业: ≥ 2 years, revenue ≥ 1000万, R&D ≥ 3%, mostly manufacturing
-    sn_ok = (employees < 1000) & (revenue >= 1e7) & (revenue <= 4e8) & (rd_ratio >= 0.03) & (age >= 2)
-    specialized = sn_ok & chance(np.where(t.manufacturing[ind], 0.3, 0.06) * (1 + high_tech))
+    sn_ok = (e.employees < 1000) & (e.revenue >= 1e7) & (e.revenue <= 4e8) & (e.rd_ratio >= 0.03) & (reg.age >= 2)
+    specialized = sn_ok & d.chance(np.where(t.manufacturing[ind], 0.3, 0.06) * (1 + high_tech))
     # 专精特新"小巨人": a specialized_new enterprise with revenue ≥ 5000 万 (1 亿 or financing)
-    little_giant = specialized & (revenue >= 5e7) & (age >= 3) & chance(0.4)
-    certs = np.stack([high_tech, little_giant, specialized, tech_sme], axis=1)
+    little_giant = specialized & (e.revenue >= 5e7) & (reg.age >= 3) & d.chance(0.4)
+    certs: Bool = np.stack([high_tech, little_giant, specialized, tech_sme], axis=1)
+    return certs
 
-    # --- tax credit rating ------------------------------------------------------------------------
-    score = 0.45 * z + 0.25 * np.log1p(age) + rng.standard_normal(n) - 0.5
+
+def _credit_rating(d: _Draw, reg: _Registration, e: _Economics) -> tuple[I64, Bool]:
+    """Index into "ABMCD", and whether the enterprise is too new to be rated."""
+    score = 0.45 * e.z + 0.25 * np.log1p(reg.age) + d.normal() - 0.5
     rating = np.select([score > 1.15, score > -1.6, score > -2.0], [0, 1, 3], default=4)  # 0 A, 1 B, 2 M, 3 C, 4 D
-    new_last_year = year == last_year
-    rating = np.where(new_last_year, 2, rating)  # 新设立: M
-    u_dorm = rng.random(n)
-    rating = np.where(dormant, np.select([u_dorm < 0.6, u_dorm < 0.75, u_dorm < 0.9], [2, 1, 3], 4), rating)
-    unrated = year >= REFERENCE_DATE.year
+    rating = np.where(reg.year == REFERENCE_DATE.year - 1, 2, rating)  # 新设立: M
+    u_dorm = d.uniform()
+    rating = np.where(e.dormant, np.select([u_dorm < 0.6, u_dorm < 0.75, u_dorm < 0.9], [2, 1, 3], 4), rating)
+    return rating, reg.year >= REFERENCE_DATE.year
 
-    # --- region -----------------------------------------------------------------------------------
+
+def _region(d: _Draw, z: F64) -> I64:
+    """0: the city-level authority, 1…: a district (index into DISTRICT_REGIONS + 1)."""
     p_city = np.where(z > 1.8, CITY_LEVEL_SHARE_LARGE, CITY_LEVEL_SHARE)
-    district = np.searchsorted(np.cumsum(DISTRICT_WEIGHTS) / sum(DISTRICT_WEIGHTS), rng.random(n), side="right")
-    region_idx = np.where(chance(p_city), 0, 1 + np.minimum(district, len(DISTRICT_REGIONS) - 1))
+    district = np.searchsorted(np.cumsum(DISTRICT_WEIGHTS) / sum(DISTRICT_WEIGHTS), d.uniform(), side="right")
+    region: I64 = np.where(d.chance(p_city), 0, 1 + np.minimum(district, len(DISTRICT_REGIONS) - 1))
+    return region
 
-    # --- names --------------------------------------------------------------------------------------
+
+def _names(d: _Draw, t: _Tables, g: _Global, row: I64, ind: I64, kind: I64, z: F64) -> pa.Array:
+    """临江市 + a unique 字号 (the row's number through a bijection) + an industry phrase + a form."""
     k = g.name(row)
     nf = len(t.zihao_first)
     ns = len(t.zihao_second)
@@ -740,21 +799,21 @@ def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBa
     pair = base % z2
     lead1 = np.where(four | three, base // z2, nl)
     lead0 = np.where(four, rest4 // (z2 * nl), nl)  # capacity z2·(1 + nl + nl²) ≥ MAX_COUNT
-    form_idx = np.searchsorted(np.cumsum(COMPANY_FORM_WEIGHTS), rng.random(n), side="right")
-    form_idx = np.where(z > 2.3, np.where(chance(0.3), 2, form_idx), form_idx)
+    form_idx = np.searchsorted(np.cumsum(COMPANY_FORM_WEIGHTS), d.uniform(), side="right")
+    form_idx = np.where(z > 2.3, np.where(d.chance(0.3), 2, form_idx), form_idx)
     form_idx = np.minimum(form_idx, len(COMPANY_FORMS) - 1)
     company_tail = pc.binary_join_element_wise(
-        _strings(t.phrases, _pick(rng, t.phrase_off[ind], t.phrase_cnt[ind])),
+        _strings(t.phrases, _pick(d.rng, t.phrase_off[ind], t.phrase_cnt[ind])),
         _strings(t.forms, form_idx),
         "",
     )
-    coop_tail = _strings(t.coop_phrases, _pick(rng, t.coop_off[ind], t.coop_cnt[ind]))
+    coop_tail = _strings(t.coop_phrases, _pick(d.rng, t.coop_off[ind], t.coop_cnt[ind]))
     tail = pc.if_else(
         pa.array(kind == 0),
         company_tail,
         pc.if_else(pa.array(kind == 1), coop_tail, pa.scalar(COLLECTIVE_SUFFIX)),
     )
-    name = pc.binary_join_element_wise(
+    return pc.binary_join_element_wise(
         pa.scalar(NAME_PREFIX),
         _strings(t.zihao_lead, lead0),
         _strings(t.zihao_lead, lead1),
@@ -764,43 +823,62 @@ def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBa
         "",
     )
 
-    uscc = _uscc_codes(t, g, row, kind, region_idx, ma)
 
-    # --- missing values -------------------------------------------------------------------------
-    tax_gap = chance(TAX_FEED_MISSING)
-    null = {f: chance(r) if r > 0 else np.zeros(n, dtype=np.bool_) for f, r in MISSING_RATES.items()}
+def _nulls(d: _Draw, unrated: Bool) -> dict[str, Bool]:
+    """Which facts are unknown, per field (MISSING_RATES, the tax-feed gap, not yet rated)."""
+    tax_gap = d.chance(TAX_FEED_MISSING)
+    null = {f: d.chance(r) if r > 0 else np.zeros(d.n, dtype=np.bool_) for f, r in MISSING_RATES.items()}
     for f in TAX_FIELDS:
         null[f] |= tax_gap
     null["credit_rating"] |= unrated
+    return null
+
+
+def _certification_lists(certs: Bool, null: Bool) -> pa.Array:
+    """list<string> per row from the (n, 4) matrix, NULL where the fact is unknown."""
+    certs = certs.copy()
+    certs[null] = False
+    offsets = np.zeros(certs.shape[0] + 1, dtype=np.int32)
+    np.cumsum(certs.sum(axis=1), out=offsets[1:])
+    flat = np.nonzero(certs.ravel())[0] % len(CERTIFICATIONS)
+    values = pa.array(list(CERTIFICATIONS), pa.string()).take(pa.array(flat, pa.int64()))
+    return pa.ListArray.from_arrays(pa.array(offsets), values, mask=pa.array(null))
+
+
+def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBatch:
+    """Rows ``start … start + n - 1``, drawn from block ``block``'s own random stream."""
+    t = _tables()
+    d = _Draw(seed, block, n)
+    row = np.arange(start, start + n, dtype=np.int64)
+    ind, kind = _industry_and_kind(d, t)
+    company = kind == 0
+    reg = _registration(d, t)
+    e = _economics(d, t, ind, company, reg)
+    general = _general_taxpayer(d, t, ind, company, reg, e)
+    certs = _certifications(d, t, ind, reg, e)
+    rating, unrated = _credit_rating(d, reg, e)
+    region_idx = _region(d, e.z)
+    name = _names(d, t, g, row, ind, kind, e.z)
+    uscc = _uscc_codes(t, g, row, kind, region_idx, reg.ma)
+    null = _nulls(d, unrated)
 
     regions = pa.array([CITY_REGION, *DISTRICT_REGIONS], pa.string())
-    cert_values = pa.array(list(CERTIFICATIONS), pa.string())
-    cert_null = null["certifications"]
-    certs[cert_null] = False
-    counts = certs.sum(axis=1)
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(counts, out=offsets[1:])
-    flat = np.nonzero(certs.ravel())[0] % len(CERTIFICATIONS)
-    cert_arr = pa.ListArray.from_arrays(
-        pa.array(offsets), cert_values.take(pa.array(flat, pa.int64())), mask=pa.array(cert_null)
-    )
-
     columns: dict[str, pa.Array] = {
         "uscc": uscc,
         "name": name,
         "region": _strings(regions, region_idx, null["region"]),
         "industry": _strings(t.codes, ind, null["industry"]),
-        "registered_on": pa.array(day.astype(np.int32), pa.int32(), mask=null["registered_on"]).cast(pa.date32()),
-        "employees": pa.array(employees, pa.int64(), mask=null["employees"]),
-        "revenue": _money(revenue, null["revenue"]),
-        "total_assets": _money(assets, null["total_assets"]),
-        "taxable_income": _money(taxable, null["taxable_income"]),
-        "rd_expense": _money(rd, null["rd_expense"]),
+        "registered_on": pa.array(reg.day.astype(np.int32), pa.int32(), mask=null["registered_on"]).cast(pa.date32()),
+        "employees": pa.array(e.employees, pa.int64(), mask=null["employees"]),
+        "revenue": _money(e.revenue, null["revenue"]),
+        "total_assets": _money(e.assets, null["total_assets"]),
+        "taxable_income": _money(e.taxable, null["taxable_income"]),
+        "rd_expense": _money(e.rd, null["rd_expense"]),
         "taxpayer_type": _strings(
             pa.array(["small_scale", "general"], pa.string()), general.astype(np.int64), null["taxpayer_type"]
         ),
-        "monthly_sales": _money(monthly, null["monthly_sales"]),
-        "certifications": cert_arr,
+        "monthly_sales": _money(e.monthly, null["monthly_sales"]),
+        "certifications": _certification_lists(certs, null["certifications"]),
         "credit_rating": _strings(pa.array(list("ABMCD"), pa.string()), rating, null["credit_rating"]),
     }
     schema = arrow_schema()
