@@ -44,12 +44,27 @@ def test_run_writes_pairs_summary_and_manifest(work: Path) -> None:
     run = work / "run"
     manifest = json.loads((run / "run.json").read_text(encoding="utf-8"))
     assert manifest["as_of"] == AS_OF and manifest["enterprise_count"] == 6000
-    assert len(pairs(run, POLICY)) == 6000
+    written = pairs(run, POLICY)  # by default the eligible and undetermined pairs only
+    assert {p["verdict"] for p in written} == {"eligible", "undetermined"}
     with (run / "summary.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert {r["policy_id"] for r in rows} == {p["id"] for p in manifest["policies"]}
     row = next(r for r in rows if r["policy_id"] == POLICY)
+    assert int(row["eligible"]) + int(row["undetermined"]) == len(written)
     assert int(row["eligible"]) + int(row["undetermined"]) + int(row["ineligible"]) == 6000
+
+
+def test_all_pairs_writes_the_ineligible_ones_too(work: Path) -> None:
+    out = work / "all"
+    r = runner.invoke(
+        app,
+        ["batch", "run", "--enterprises", str(work / "reg.parquet"), "--as-of", AS_OF, "--out", str(out),
+         "--policy", POLICY, "--all-pairs"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert len(pairs(out, POLICY)) == 6000
+    actionable = [p for p in pairs(out, POLICY) if p["verdict"] != "ineligible"]
+    assert sorted(actionable, key=lambda p: p["uscc"]) == sorted(pairs(work / "run", POLICY), key=lambda p: p["uscc"])
 
 
 def test_list_xlsx_opens_and_amounts_are_right(work: Path) -> None:

@@ -18,9 +18,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from huiqi.batch.duckdb_engine import MAX_CHUNK_PAIRS, DuckDBEngine
+from huiqi.batch.base import BatchError
+from huiqi.batch.engines import ENGINES, create_engine, engine_class
 from huiqi.batch.registry import generate_registry
-from huiqi.batch.run import BatchError, open_registry, plan_batch, run_batch
+from huiqi.batch.run import open_registry, plan_batch, run_batch
 from huiqi.profile import FIELDS, parse_profile
 from huiqi.rules import Library, load_library
 from huiqi.rules.sqlquery import match_query
@@ -68,7 +69,7 @@ def python_pairs(library: Library, registry: Path) -> Pairs:
 @pytest.fixture(scope="module")
 def duckdb_run(library: Library, registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "duckdb"
-    result = run_batch(library, registry, AS_OF, out, engine="duckdb", chunk_rows=3_000)
+    result = run_batch(library, registry, AS_OF, out, engine="duckdb", chunk_rows=3_000, all_pairs=True)
     assert result.enterprises == COUNT
     assert result.pairs_written == COUNT * len(library.in_force(AS_OF))
     return out
@@ -78,7 +79,7 @@ def duckdb_run(library: Library, registry: Path, tmp_path_factory: pytest.TempPa
 def spark_run(library: Library, registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("pyspark")
     out = tmp_path_factory.mktemp("runs") / "spark"
-    run_batch(library, registry, AS_OF, out, engine="spark")
+    run_batch(library, registry, AS_OF, out, engine="spark", all_pairs=True)
     return out
 
 
@@ -154,11 +155,15 @@ def test_summary_only_gives_the_same_summary(library: Library, registry: Path, d
     assert pq.read_table(tmp_path / "s" / "summary.parquet").to_pylist() == full
 
 
-def test_only_actionable_skips_ineligible_pairs(library: Library, registry: Path, duckdb_run: Path, tmp_path: Path):
-    result = run_batch(library, registry, AS_OF, tmp_path / "a", only_actionable=True)
+def test_by_default_only_actionable_pairs_are_written(
+    library: Library, registry: Path, duckdb_run: Path, tmp_path: Path
+) -> None:
+    result = run_batch(library, registry, AS_OF, tmp_path / "a")
     pairs = read_pairs(tmp_path / "a")
     assert {v[0] for v in pairs.values()} == {"eligible", "undetermined"}
     assert result.pairs_written == len(pairs)
+    everything = read_pairs(duckdb_run)
+    assert pairs == {k: v for k, v in everything.items() if v[0] != "ineligible"}
     full = pq.read_table(duckdb_run / "summary.parquet").to_pylist()
     assert pq.read_table(tmp_path / "a" / "summary.parquet").to_pylist() == full
 
@@ -173,13 +178,14 @@ def test_policy_selection(library: Library, registry: Path, tmp_path: Path) -> N
 
 
 def test_a_failed_run_leaves_nothing_behind(library: Library, registry: Path, tmp_path: Path) -> None:
-    def boom(done: int, total: int) -> None:
+    def boom(done: int, total: int, stage: str = "evaluate") -> None:
         if done:
             raise RuntimeError("interrupted")
 
-    with pytest.raises(RuntimeError):
-        run_batch(library, registry, AS_OF, tmp_path / "x", on_progress=boom)
-    assert list(tmp_path.iterdir()) == []
+    for summary_only in (False, True):
+        with pytest.raises(RuntimeError):
+            run_batch(library, registry, AS_OF, tmp_path / "x", on_progress=boom, summary_only=summary_only)
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_wrong_schema_is_refused(tmp_path: Path) -> None:
@@ -193,11 +199,59 @@ def test_wrong_schema_is_refused(tmp_path: Path) -> None:
     assert "employees" in e.value.message_zh and "revenue" in e.value.message_zh
 
 
-def test_chunk_size_bounds_pairs_per_chunk(library: Library) -> None:
-    plan = plan_batch(library, AS_OF)
-    assert DuckDBEngine().chunk_size(plan, summary_only=True) == 500_000
-    assert DuckDBEngine().chunk_size(plan) == MAX_CHUNK_PAIRS // len(plan.policies)
-    assert DuckDBEngine(chunk_rows=123).chunk_size(plan) == 123
+def test_summary_counts_exactly_the_written_pairs(library: Library, registry: Path, tmp_path: Path) -> None:
+    """The summarise-pairs tree (Spark's) printed for DuckDB over a DuckDB run's files."""
+    from sqlglot import exp
+
+    from huiqi.batch.base import counts_from_rows, summarize_pairs_query
+
+    result = run_batch(library, registry, AS_OF, tmp_path / "r")
+    files = exp.func(
+        "read_parquet",
+        exp.Literal.string(str(tmp_path / "r" / "pairs" / "*" / "*.parquet")),
+        exp.EQ(this=exp.var("hive_partitioning"), expression=exp.true()),
+    )
+    rows = duckdb.connect().execute(summarize_pairs_query(files).sql(dialect="duckdb")).fetchall()
+    counts, written = counts_from_rows(rows)
+    assert written == result.pairs_written
+    for s in result.summaries:
+        c = counts.get(s.policy_id, {"eligible": 0, "undetermined": 0, "amount": None})
+        assert (c["eligible"], c["undetermined"]) == (s.eligible, s.undetermined)
+        if s.eligible_amount is not None:
+            assert (c["amount"] or 0) == s.eligible_amount
+
+
+def test_pairs_files_have_the_verdict_dictionary_encoded(duckdb_run: Path) -> None:
+    part = next((duckdb_run / "pairs").glob("*/*.parquet"))
+    assert str(pq.read_schema(part).field("verdict").type) == "dictionary<values=string, indices=int8, ordered=0>"
+
+
+def test_engines_are_found_by_name_and_unknown_names_refused() -> None:
+    assert set(ENGINES) == {"duckdb", "spark"}
+    engine = create_engine("duckdb")
+    assert (engine.name, engine.progress_unit) == ("duckdb", "企业")
+    engine.close()
+    with pytest.raises(BatchError) as e:
+        engine_class("polars")
+    assert e.value.option == "--engine" and "duckdb" in e.value.message_en
+
+
+def test_spark_is_imported_only_when_picked(registry: Path, tmp_path: Path) -> None:
+    """PySpark stays optional: a DuckDB run never imports it (nor the Spark engine)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, datetime as dt\n"
+        "from huiqi.cli.main import app\n"
+        "from huiqi.batch.run import run_batch\n"
+        "from huiqi.rules import load_library\n"
+        f"run_batch(load_library(), {str(registry)!r}, dt.date(2026, 6, 30), {str(tmp_path / 'r')!r},"
+        " summary_only=True)\n"
+        "print(sorted(m for m in sys.modules if 'spark' in m))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
 
 
 @pytest.mark.slow

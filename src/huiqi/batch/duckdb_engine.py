@@ -1,177 +1,281 @@
 """Batch matching on DuckDB (embedded, the default engine).
 
-The registry is read with pyarrow in batches of ``chunk_rows`` rows (whatever its row
-groups), so memory is bounded by one chunk plus DuckDB's pipeline, not by the registry.
-Each chunk is one SQL statement:
+DuckDB reads the registry itself (``read_parquet``: parallel, only the columns the plan
+reads, row groups streamed), cast to the profile schema in a view, so memory is bounded by
+DuckDB's pipeline and one result batch, not by the registry.
 
-* pairs mode: ``COPY (… UNNEST …) TO 'pairs' (FORMAT parquet, PARTITION_BY (policy_id),
-  COMPRESSION zstd)``, one file per policy per chunk; the summary is then aggregated
-  from the written files, so it counts exactly what was written;
-* summary mode: one aggregate row per chunk (counts and sums per policy), added up here.
+* summary mode: one aggregate row (counts and sums per policy), progress polled from
+  DuckDB's own query progress;
+* pairs mode: the plan's layers evaluated once per enterprise into one *wide* row per
+  enterprise (per policy: a verdict code, the amount, the missing-facts mask), streamed as
+  Arrow record batches; each batch is split per policy with pyarrow (no SQL unpivot) and
+  appended to one Parquet file per policy, ``pairs/policy_id=<id>/part-0.parquet``, the
+  policies written in parallel threads (pyarrow releases the GIL while it encodes). The
+  verdict is dictionary-encoded; ``missing`` is taken from :meth:`Plan.missing_masks` by
+  index. The summary is counted from exactly the arrays written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
 
-from huiqi.batch.run import (
-    PAIRS,
-    Plan,
-    Progress,
-    RunResult,
-    canonical_schema,
-    join_missing,
-    summaries_from_counts,
-)
+from huiqi.batch.base import PAIRS, VERDICTS, Progress, RunOptions, RunResult, summaries_from_counts
+from huiqi.rules.library import FIELD_BITS
+from huiqi.rules.sqlquery import PROFILE_COLUMNS, Plan
 
-DEFAULT_CHUNK_ROWS = 250_000
-#: A summary chunk holds only its input (~200 bytes a row) and one aggregate row; planning
-#: a 500-policy query costs ~0.5 s, so summary chunks are larger.
-SUMMARY_CHUNK_ROWS = 500_000
-#: Pairs per chunk above which a chunk is split further: DuckDB buffers a partitioned
-#: COPY per partition, so the buffered pairs (not the registry rows) bound memory.
-MAX_CHUNK_PAIRS = 8_000_000
+#: Enterprises per streamed result batch in pairs mode (``--chunk-rows`` overrides it).
+BATCH_ROWS = 122_880  # a multiple of DuckDB's vector size (2,048)
+#: Verdict codes of the wide query, indices into VERDICTS (the pairs' dictionary).
+ELIGIBLE, UNDETERMINED, INELIGIBLE = (VERDICTS.index(v) for v in ("eligible", "undetermined", "ineligible"))
 
 
-def pairs_select(plan: Plan, source: str, *, only_actionable: bool = False, masks: str = "missing_masks") -> exp.Select:
-    """The (enterprise, policy) pairs as rows: policy_id, uscc, verdict, amount, missing.
+def registry_view(path: Path) -> str:
+    """SQL of the registry as the profile table: every field cast to its profile type."""
+    source = exp.func("read_parquet", exp.Literal.string(str(path)))
+    cols = [
+        exp.alias_(exp.cast(exp.column(name, quoted=True), sql_type), name, quoted=True)
+        for name, sql_type in PROFILE_COLUMNS.items()
+    ]
+    return exp.select(*cols).from_(source).sql(dialect="duckdb")
 
-    ``masks`` names the table of :meth:`Plan.missing_masks`; joining it turns the
-    undetermined pairs' field masks into lists (a hash join on a small table is far
-    cheaper than building a list per pair with a lambda)."""
-    wide = plan.wide_query(source).subquery("w")
-    lists = {
-        "policy_id": [exp.Literal.string(p.id) for p in plan.policies],
-        "verdict": [exp.column(f"{p.id}:verdict", quoted=True) for p in plan.policies],
-        "amount": [exp.column(f"{p.id}:amount", quoted=True) for p in plan.policies],
-        "mask": [exp.column(f"{p.id}:mask", quoted=True) for p in plan.policies],
-    }
-    inner = exp.select(exp.column(plan.key, quoted=True)).from_(wide)
-    for name, items in lists.items():
-        inner = inner.select(exp.alias_(exp.Unnest(expressions=[exp.Array(expressions=items)]), name), copy=False)
-    return join_missing(plan, inner.subquery("u"), masks, only_actionable)
+
+def wide_select(plan: Plan, source: str) -> exp.Select:
+    """One row per enterprise: the key, then per policy ``v<i>`` (verdict code: 0 eligible,
+    1 undetermined, 2 ineligible), ``a<i>`` (amount) and ``k<i>`` (missing-facts mask,
+    0 unless undetermined)."""
+    q = exp.select(exp.column(plan.key, quoted=True)).from_("m")
+    for i, p in enumerate(plan.policies):
+        met = exp.column(f"{p.id}:met", quoted=True)
+        verdict = exp.Case(
+            ifs=[
+                exp.If(this=met.copy(), true=exp.Literal.number(ELIGIBLE)),
+                exp.If(this=exp.Not(this=met.copy()), true=exp.Literal.number(INELIGIBLE)),
+            ],
+            default=exp.Literal.number(UNDETERMINED),
+        )
+        undetermined = exp.Is(this=met.copy(), expression=exp.null())
+        mask = exp.Case(ifs=[exp.If(this=undetermined, true=plan.mask_sql(p))], default=exp.Literal.number(0))
+        q = q.select(
+            exp.alias_(exp.cast(verdict, "TINYINT"), f"v{i}"),
+            exp.alias_(plan.amount_sql(p), f"a{i}"),
+            exp.alias_(mask, f"k{i}"),
+            copy=False,
+        )
+    return plan.with_layers(q, source)
 
 
 class DuckDBEngine:
-    def __init__(self, chunk_rows: int | None = None, threads: int | None = None, memory_limit: str | None = None):
-        self.chunk_rows = chunk_rows
+    name = "duckdb"
+    progress_unit = "企业"
+
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None):
         self.threads = threads
         self.memory_limit = memory_limit
+        self._con: Any = None
 
     def connect(self) -> Any:
         import duckdb
 
-        con = duckdb.connect()
-        if self.threads:
-            con.execute(f"SET threads = {int(self.threads)}")
-        if self.memory_limit:
-            con.execute("SET memory_limit = ?", [self.memory_limit])
-        con.execute("SET preserve_insertion_order = false")
-        return con
+        if self._con is None:
+            con = duckdb.connect()
+            if self.threads:
+                con.execute(f"SET threads = {int(self.threads)}")
+            if self.memory_limit:
+                con.execute("SET memory_limit = ?", [self.memory_limit])
+            con.execute("SET preserve_insertion_order = false")
+            self._con = con
+        return self._con
 
-    def chunk_size(self, plan: Plan, *, summary_only: bool = False) -> int:
-        """Rows per chunk: ``chunk_rows`` if given; else 500,000 for a summary and, for pairs,
-        250,000 but at most ``MAX_CHUNK_PAIRS`` pairs."""
-        if self.chunk_rows:
-            return self.chunk_rows
-        if summary_only:
-            return SUMMARY_CHUNK_ROWS
-        per_policy = MAX_CHUNK_PAIRS // max(1, len(plan.policies))
-        return max(10_000, min(DEFAULT_CHUNK_ROWS, per_policy))
-
-    def chunks(self, pf: Any, size: int) -> Any:
-        import pyarrow as pa
-
-        schema = canonical_schema()
-        for batch in pf.iter_batches(batch_size=size, columns=schema.names):
-            yield pa.Table.from_batches([batch]).cast(schema)
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def run(
-        self,
-        plan: Plan,
-        pf: Any,
-        out: Path,
-        *,
-        only_actionable: bool = False,
-        summary_only: bool = False,
-        on_progress: Progress | None = None,
-        on_stage: Callable[[str], None] | None = None,
+        self, plan: Plan, enterprises: Path, out: Path, options: RunOptions, on_progress: Progress | None = None
     ) -> RunResult:
-        total = pf.metadata.num_rows
+        import pyarrow.parquet as pq
+
+        total = pq.ParquetFile(enterprises).metadata.num_rows
         con = self.connect()
-        done = 0
+        con.execute(f"CREATE OR REPLACE TEMP VIEW profiles AS {registry_view(enterprises)}")
         if on_progress:
             on_progress(0, total)
-        pairs_dir = out / PAIRS
-        size = self.chunk_size(plan, summary_only=summary_only)
-        if summary_only:
-            sql = plan.sql(plan.summary_query("profiles"))
-            acc: dict[str, dict[str, Any]] = {
-                p.id: {"eligible": 0, "decided": 0, "amount": Decimal(0)} for p in plan.policies
+        if options.summary_only:
+            return self._summary(con, plan, total, out, on_progress)
+        return self._pairs(con, plan, total, out, options, on_progress)
+
+    def _summary(self, con: Any, plan: Plan, total: int, out: Path, on_progress: Progress | None) -> RunResult:
+        with _QueryProgress(con, total, on_progress):
+            cur = con.execute(plan.sql(plan.summary_query("profiles")))
+            names = [d[0] for d in cur.description]
+            (row,) = cur.fetchall()
+        values = dict(zip(names, row, strict=True))
+        n = int(values["n"])
+        counts = {
+            p.id: {
+                "eligible": values[f"{p.id}:eligible"],
+                "decided": values[f"{p.id}:decided"],
+                "amount": values.get(f"{p.id}:amount"),
             }
-            n = 0
-            for i, table in enumerate(self.chunks(pf, size)):
-                if on_stage and i == 0:
-                    on_stage("evaluate")
-                con.register("profiles", table)
-                cur = con.execute(sql)
-                names = [d[0] for d in cur.description]
-                (row,) = cur.fetchall()
-                values = dict(zip(names, row, strict=True))
-                n += int(values["n"])
-                for p in plan.policies:
-                    a = acc[p.id]
-                    a["eligible"] += int(values[f"{p.id}:eligible"] or 0)
-                    a["decided"] += int(values[f"{p.id}:decided"] or 0)
-                    a["amount"] += values.get(f"{p.id}:amount") or 0
-                con.unregister("profiles")
-                done += table.num_rows
-                if on_progress:
-                    on_progress(done, total)
-            return RunResult(out, plan.as_of, "duckdb", n, summaries_from_counts(plan, n, acc), None)
+            for p in plan.policies
+        }
+        if on_progress:
+            on_progress(n, total)
+        return RunResult(out, plan.as_of, self.name, n, summaries_from_counts(plan, n, counts), None)
 
-        pairs_dir.mkdir(parents=True, exist_ok=True)
-        # One open file per policy partition: fewer would close and reopen files per chunk.
-        con.execute(f"SET partitioned_write_max_open_files = {max(100, len(plan.policies) + 1)}")
-        con.register("missing_masks", plan.missing_masks())
-        select = plan.sql(pairs_select(plan, "profiles", only_actionable=only_actionable))
-        target = str(pairs_dir).replace("'", "''")
+    def _pairs(
+        self, con: Any, plan: Plan, total: int, out: Path, options: RunOptions, on_progress: Progress | None
+    ) -> RunResult:
+        writer = PairsWriter(plan, out / PAIRS, all_pairs=options.all_pairs)
+        batch_rows = options.chunk_rows or BATCH_ROWS
+        reader = con.sql(plan.sql(wide_select(plan, "profiles"))).to_arrow_reader(batch_rows)
         n = 0
-        for i, table in enumerate(self.chunks(pf, size)):
-            if on_stage and i == 0:
-                on_stage("evaluate")
-            con.register("profiles", table)
-            con.execute(
-                f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (policy_id), "
-                f"OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part-{i:05d}-{{i}}')"
+        try:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="huiqi-pairs") as pool:
+                for batch in reader:
+                    writer.write(batch, pool)
+                    n += batch.num_rows
+                    if on_progress:
+                        on_progress(n, total)
+        finally:
+            writer.close()
+        if on_progress:
+            on_progress(n, total, "summarize")
+        return RunResult(out, plan.as_of, self.name, n, summaries_from_counts(plan, n, writer.counts), writer.written)
+
+
+class PairsWriter:
+    """Appends wide result batches to one Parquet file per policy, and counts what it wrote."""
+
+    def __init__(self, plan: Plan, root: Path, *, all_pairs: bool):
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.plan = plan
+        self.all_pairs = all_pairs
+        self.schema = pa.schema(
+            [
+                pa.field("uscc", pa.string()),
+                pa.field("verdict", pa.dictionary(pa.int8(), pa.string())),
+                pa.field("amount", pa.decimal128(18, 2)),
+                pa.field("missing", pa.list_(pa.string())),
+            ]
+        )
+        self.verdicts = pa.array(VERDICTS, pa.string())
+        masks = plan.missing_masks()
+        # FIELD_BITS mask → row of the masks table (its missing list).
+        self.mask_row = np.zeros(1 << max(FIELD_BITS.values()).bit_length(), dtype=np.int32)
+        self.mask_row[masks.column("mask").to_numpy()] = np.arange(masks.num_rows, dtype=np.int32)
+        self.missing = masks.column("missing").combine_chunks()
+        self.writers = []
+        for p in plan.policies:
+            folder = root / f"policy_id={p.id}"
+            folder.mkdir(parents=True)
+            self.writers.append(
+                pq.ParquetWriter(
+                    folder / "part-0.parquet",
+                    self.schema,
+                    compression="zstd",
+                    # uscc is unique: trying a dictionary for it only costs time.
+                    use_dictionary=["verdict", "missing.list.element"],
+                )
             )
-            con.unregister("profiles")
-            n += table.num_rows
-            done += table.num_rows
-            if on_progress:
-                on_progress(done, total)
-        if on_stage:
-            on_stage("summarize")
-        counts, written = summarize_pairs(con, pairs_dir) if n else ({}, 0)
-        return RunResult(out, plan.as_of, "duckdb", n, summaries_from_counts(plan, n, counts), written)
+        self.counts: dict[str, dict[str, Any]] = {
+            p.id: {"eligible": 0, "undetermined": 0, "amount": Decimal(0)} for p in plan.policies
+        }
+        self.written = 0
+        self._lock = threading.Lock()
+
+    def write(self, batch: Any, pool: ThreadPoolExecutor) -> None:
+        for _ in pool.map(lambda i: self._write_policy(batch, i), range(len(self.plan.policies))):
+            pass
+
+    def _write_policy(self, batch: Any, i: int) -> None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        code = batch.column(f"v{i}").to_numpy()
+        amount = batch.column(f"a{i}")
+        keep = None if self.all_pairs else code != INELIGIBLE
+        rows = (
+            batch.column(self.plan.key),
+            code,
+            amount,
+            batch.column(f"k{i}").to_numpy(),
+        )
+        if keep is not None and not keep.all():
+            mask = pa.array(keep)
+            rows = (rows[0].filter(mask), code[keep], amount.filter(mask), rows[3][keep])
+        uscc, code, amount, fields = rows
+        table = pa.Table.from_arrays(
+            [
+                uscc,
+                pa.DictionaryArray.from_arrays(pa.array(code, pa.int8()), self.verdicts),
+                amount,
+                self.missing.take(pa.array(self.mask_row[fields])),
+            ],
+            schema=self.schema,
+        )
+        self.writers[i].write_table(table)
+        eligible = code == ELIGIBLE
+        eligible_amount = pc.sum(amount.filter(pa.array(eligible))).as_py() if eligible.any() else None
+        with self._lock:
+            c = self.counts[self.plan.policies[i].id]
+            c["eligible"] += int(np.count_nonzero(eligible))
+            c["undetermined"] += int(np.count_nonzero(code == UNDETERMINED))
+            c["amount"] += eligible_amount or 0
+            self.written += len(code)
+
+    def close(self) -> None:
+        for w in self.writers:
+            w.close()
 
 
-def summarize_pairs(con: Any, pairs_dir: Path) -> tuple[dict[str, dict[str, Any]], int]:
-    """Counts per policy and verdict, and the eligible amount, from written pair files."""
-    pattern = str(pairs_dir / "*" / "*.parquet").replace("'", "''")
-    rows = con.execute(
-        f"""SELECT policy_id,
-                   count_if(verdict = 'eligible'),
-                   count_if(verdict = 'undetermined'),
-                   sum(CASE WHEN verdict = 'eligible' THEN amount END),
-                   count(*)
-            FROM read_parquet('{pattern}', hive_partitioning = true, hive_types = {{'policy_id': VARCHAR}})
-            GROUP BY policy_id"""
-    ).fetchall()
-    counts = {r[0]: {"eligible": r[1], "undetermined": r[2], "amount": r[3]} for r in rows}
-    return counts, sum(int(r[4]) for r in rows)
+class _QueryProgress:
+    """Reports DuckDB's progress of the running query as enterprises done (best effort)."""
+
+    def __init__(self, con: Any, total: int, on_progress: Progress | None, interval: float = 0.2):
+        self.con = con
+        self.total = total
+        self.on_progress = on_progress
+        self.interval = interval
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def poll(self) -> None:
+        assert self.on_progress is not None
+        while not self.stop.wait(self.interval):
+            try:
+                percent = float(self.con.query_progress())
+            except Exception:  # no query running (yet or any more)
+                continue
+            if 0 <= percent <= 100:
+                try:
+                    self.on_progress(int(self.total * percent / 100), self.total)
+                except BaseException as e:  # the caller wants the run stopped
+                    self.error = e
+                    self.con.interrupt()
+                    return
+
+    def __enter__(self) -> _QueryProgress:
+        if self.on_progress:
+            self.thread = threading.Thread(target=self.poll, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error

@@ -22,7 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from huiqi.batch.run import PAIRS, BatchError, open_registry, read_manifest
+from huiqi.batch.base import PAIRS, BatchError
+from huiqi.batch.run import open_registry, read_manifest
 from huiqi.profile import FIELDS
 from huiqi.profile import industry as _industry
 

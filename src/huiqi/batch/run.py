@@ -1,18 +1,11 @@
-"""Batch matching (免申即享), engine-agnostic part: the plan, the SQL, the run directory.
+"""Batch matching (免申即享), engine-agnostic part: checking the input, the run directory.
 
-A :class:`Plan` is the policy library compiled for one ``as_of`` date into SQL that any
-engine can run (DuckDB here, Spark through sqlglot): the same :class:`SqlGen` that
-``huiqi.rules.sqlquery.match_query`` uses, laid out for throughput:
-
-* derived variables as stacked layers ``v1 … vK`` (as in ``match_query``);
-* every *distinct* condition once, as a boolean column ``"c:<n>"`` (policies share
-  conditions such as ``region LIKE '3399%'``; a library of 500 policies × 10 conditions
-  has far fewer than 5,000 distinct ones), which also gives the per-condition outcomes
-  that ``missing`` needs;
-* per policy ``"<id>:met"``: the three-valued AND of its conditions (TRUE eligible,
-  FALSE ineligible, NULL undetermined);
-* on top of that either the *pairs* (verdict, amount, missing per enterprise and policy)
-  or the *summary* (counts and the eligible amount per policy, aggregated in the engine).
+``run_batch`` checks the registry and the policy ids, compiles the library into a
+:class:`~huiqi.rules.sqlquery.Plan` (the same plan ``match_query`` and impact analysis use:
+derived variables as layers, every distinct condition once, per policy the three-valued
+AND of its conditions), hands it to an engine found by name in
+:mod:`huiqi.batch.engines` (the contract is :mod:`huiqi.batch.base`), and writes the run
+directory around what the engine returns.
 
 ``missing`` in SQL: for an undetermined pair, the profile fields that are NULL among the
 fields read by its unknown conditions (``Condition.fields``, transitive through derived
@@ -23,7 +16,8 @@ The run directory (``huiqi batch run --out DIR``)::
 
     DIR/run.json                               manifest: as_of, engine, policies, counts
     DIR/pairs/policy_id=<id>/*.parquet         uscc, verdict, amount DECIMAL(18,2), missing LIST<VARCHAR>
-    DIR/summary.parquet, DIR/summary.csv       one row per policy
+                                               (eligible and undetermined pairs; all with all_pairs)
+    DIR/summary.parquet, DIR/summary.csv       one row per policy, every pair counted
 
 It is written beside ``DIR`` under a temporary name and renamed when complete.
 """
@@ -35,41 +29,27 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from sqlglot import exp
-
+from huiqi.batch.base import (
+    MANIFEST,
+    BatchEngine,
+    BatchError,
+    PolicySummary,
+    Progress,
+    RunOptions,
+    RunResult,
+)
+from huiqi.batch.engines import DEFAULT_ENGINE, check_engine, create_engine
 from huiqi.clock import Clock, from_env
-from huiqi.errors import InputError, Message
 from huiqi.profile import FIELDS
 from huiqi.rules.library import Library, Policy
 from huiqi.rules.sqlquery import Plan, plan_for
 
-Engine = Literal["duckdb", "spark"]
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
-VERDICTS = ("eligible", "undetermined", "ineligible")
-MANIFEST = "run.json"
-PAIRS = "pairs"
 SUMMARY_COLUMNS = ("policy_id", "title", "eligible", "undetermined", "ineligible", "eligible_amount")
-#: ``on_progress(done, total)``: rows (DuckDB) or tasks (Spark) done so far.
-Progress = Callable[[int, int], None]
-
-
-class BatchError(InputError):
-    """Bad input to a batch run: names the option, in Chinese and English."""
-
-    def __init__(self, option: str, message_zh: str, message_en: str):
-        self.option = option
-        self.message_zh = message_zh
-        self.message_en = message_en
-        super().__init__(Message(message_zh, message_en), field=option)
-
-    def __str__(self) -> str:
-        return f"{self.option}: {self.message}"
 
 
 def plan_batch(library: Library, as_of: dt.date, policy_ids: Sequence[str] | None = None) -> Plan:
@@ -117,11 +97,6 @@ def check_registry_schema(schema: Any, option: str = "--enterprises") -> None:
         )
 
 
-def canonical_schema() -> Any:
-    """The Arrow schema every engine reads (the registry's, docs/registry.md)."""
-    import pyarrow as pa
-
-    return pa.schema([pa.field(n, s.kind_spec.arrow(pa)) for n, s in FIELDS.items()])
 
 
 def parse_as_of(text: str) -> dt.date:
@@ -152,49 +127,6 @@ def open_registry(path: Path, option: str = "--enterprises") -> Any:
 
 
 # --- results -------------------------------------------------------------------------------------
-@dataclass
-class PolicySummary:
-    policy_id: str
-    title: str
-    eligible: int = 0
-    undetermined: int = 0
-    ineligible: int = 0
-    eligible_amount: Decimal | None = None  # None: the policy has no amount formula
-
-
-@dataclass
-class RunResult:
-    out: Path
-    as_of: dt.date
-    engine: str
-    enterprises: int
-    summaries: list[PolicySummary]
-    pairs_written: int | None  # None when only the summary was computed
-    seconds: float = 0.0
-
-    @property
-    def pairs(self) -> int:
-        return self.enterprises * len(self.summaries)
-
-
-def summaries_from_counts(plan: Plan, n: int, counts: dict[str, dict[str, Any]]) -> list[PolicySummary]:
-    """``counts[policy id]`` has ``eligible``, ``undetermined`` (or ``decided``) and ``amount``."""
-    out = []
-    for p in plan.policies:
-        c = counts.get(p.id, {})
-        eligible = int(c.get("eligible") or 0)
-        if "decided" in c:
-            decided = int(c["decided"] or 0)
-            undetermined = n - decided
-            ineligible = decided - eligible
-        else:
-            undetermined = int(c.get("undetermined") or 0)
-            ineligible = n - eligible - undetermined
-        amount = None if p.policy.formula is None else Decimal(c.get("amount") or 0).quantize(Decimal("0.01"))
-        out.append(PolicySummary(p.id, p.title, eligible, undetermined, ineligible, amount))
-    return out
-
-
 def write_summary(out: Path, summaries: list[PolicySummary]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -292,81 +224,41 @@ def run_batch(
     as_of: dt.date,
     out: Path,
     *,
-    engine: str = "duckdb",
+    engine: str | BatchEngine = DEFAULT_ENGINE,
     policy_ids: Iterable[str] | None = None,
-    only_actionable: bool = False,
+    all_pairs: bool = False,
     summary_only: bool = False,
     chunk_rows: int | None = None,
     on_progress: Progress | None = None,
-    on_stage: Callable[[str], None] | None = None,
     clock: Clock | None = None,
 ) -> RunResult:
     """Evaluate every policy in force on ``as_of`` for every enterprise of ``enterprises``.
 
+    ``engine`` is a name of :data:`huiqi.batch.engines.ENGINES` (created here and closed
+    when done) or an engine the caller owns. Pairs written: the eligible and undetermined
+    ones, and with ``all_pairs`` the ineligible ones too; the summary counts all of them.
     Writes the run directory ``out`` (whole or not at all) and returns the summary; the
     manifest's ``created`` time comes from ``clock`` (default ``HUIQI_NOW`` or the system).
     """
-    import time
-
-    if engine not in ENGINES:
-        raise BatchError("--engine", f"引擎只能是 {' 或 '.join(ENGINES)}", f"engine must be one of {ENGINES}")
-    pf = open_registry(Path(enterprises))
+    if isinstance(engine, str):
+        check_engine(engine)
+    open_registry(Path(enterprises))
     plan = plan_batch(library, as_of, list(policy_ids) if policy_ids else None)
+    options = RunOptions(summary_only=summary_only, all_pairs=all_pairs, chunk_rows=chunk_rows)
     tmp = prepare_out(Path(out))
     start = time.perf_counter()
+    runner = create_engine(engine) if isinstance(engine, str) else engine
     try:
-        if engine == "duckdb":
-            from huiqi.batch.duckdb_engine import DuckDBEngine
-
-            result = DuckDBEngine(chunk_rows=chunk_rows).run(
-                plan,
-                pf,
-                tmp,
-                only_actionable=only_actionable,
-                summary_only=summary_only,
-                on_progress=on_progress,
-                on_stage=on_stage,
-            )
-        else:
-            from huiqi.batch.spark_engine import SparkEngine
-
-            result = SparkEngine().run(
-                plan,
-                Path(enterprises),
-                tmp,
-                only_actionable=only_actionable,
-                summary_only=summary_only,
-                on_progress=on_progress,
-                on_stage=on_stage,
-            )
+        result = runner.run(plan, Path(enterprises), tmp, options, on_progress)
         result.seconds = time.perf_counter() - start
         write_summary(tmp, result.summaries)
-        write_manifest(
-            tmp, plan, result, Path(enterprises), created=(clock or from_env()).now(), only_actionable=only_actionable
-        )
+        write_manifest(tmp, plan, result, Path(enterprises), created=(clock or from_env()).now(), all_pairs=all_pairs)
         commit_out(tmp, Path(out))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if isinstance(engine, str):
+            runner.close()
     result.out = Path(out)
     return result
-
-
-def join_missing(plan: Plan, unpivoted: exp.Expr, masks: str, only_actionable: bool) -> exp.Select:
-    """Unpivoted pairs joined to the table of missing-fact lists (both engines use it)."""
-    undetermined = exp.EQ(this=exp.column("verdict", "u"), expression=exp.Literal.string("undetermined"))
-    key = exp.Case(ifs=[exp.If(this=undetermined, true=exp.column("mask", "u"))], default=exp.Literal.number(0))
-    outer = (
-        exp.select(
-            exp.column("policy_id", "u"),
-            exp.column(plan.key, "u", quoted=True),
-            exp.column("verdict", "u"),
-            exp.column("amount", "u"),
-            exp.column("missing", "k"),
-        )
-        .from_(unpivoted)
-        .join(exp.to_table(masks).as_("k"), on=exp.EQ(this=exp.column("mask", "k"), expression=key), join_type="left")
-    )
-    if only_actionable:
-        outer = outer.where(exp.NEQ(this=exp.column("verdict", "u"), expression=exp.Literal.string("ineligible")))
-    return outer

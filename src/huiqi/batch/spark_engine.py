@@ -15,14 +15,23 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
 
-from huiqi.batch.run import PAIRS, BatchError, Plan, Progress, RunResult, join_missing, summaries_from_counts
+from huiqi.batch.base import (
+    PAIRS,
+    BatchError,
+    Progress,
+    RunOptions,
+    RunResult,
+    counts_from_rows,
+    summaries_from_counts,
+    summarize_pairs_query,
+)
 from huiqi.profile import FIELDS
+from huiqi.rules.sqlquery import Plan
 
 _SESSION: Any = None
 _LOCK = threading.Lock()
@@ -74,7 +83,27 @@ def stop_session() -> None:
             _SESSION = None
 
 
-def pairs_select(plan: Plan, source: str, *, only_actionable: bool = False, masks: str = "missing_masks") -> str:
+def join_missing(plan: Plan, unpivoted: exp.Expr, masks: str, all_pairs: bool) -> exp.Select:
+    """Unpivoted pairs joined to the table of missing-fact lists (undetermined pairs only)."""
+    undetermined = exp.EQ(this=exp.column("verdict", "u"), expression=exp.Literal.string("undetermined"))
+    key = exp.Case(ifs=[exp.If(this=undetermined, true=exp.column("mask", "u"))], default=exp.Literal.number(0))
+    outer = (
+        exp.select(
+            exp.column(plan.key, "u", quoted=True),
+            exp.column("verdict", "u"),
+            exp.column("amount", "u"),
+            exp.column("missing", "k"),
+            exp.column("policy_id", "u"),
+        )
+        .from_(unpivoted)
+        .join(exp.to_table(masks).as_("k"), on=exp.EQ(this=exp.column("mask", "k"), expression=key), join_type="left")
+    )
+    if not all_pairs:
+        outer = outer.where(exp.NEQ(this=exp.column("verdict", "u"), expression=exp.Literal.string("ineligible")))
+    return outer
+
+
+def pairs_select(plan: Plan, source: str, *, all_pairs: bool = False, masks: str = "missing_masks") -> str:
     """The pairs as Spark SQL: the wide query unpivoted with ``stack``, masks joined."""
 
     wide = plan.sql(plan.wide_query(source), dialect="spark")
@@ -87,13 +116,23 @@ def pairs_select(plan: Plan, source: str, *, only_actionable: bool = False, mask
     unpivoted = (
         f"(SELECT {key}, stack({', '.join(args)}) AS (policy_id, verdict, amount, mask) FROM ({wide}) AS w) AS u"
     )
-    outer = join_missing(plan, exp.to_table("__unpivoted__").as_("u"), masks, only_actionable).sql(dialect="spark")
+    outer = join_missing(plan, exp.to_table("__unpivoted__").as_("u"), masks, all_pairs).sql(dialect="spark")
     return outer.replace("__unpivoted__ AS u", unpivoted, 1)
 
 
 class SparkEngine:
+    """Spark in local mode by default; ``spark``: a session the caller owns (never stopped
+    here). ``close()`` stops the shared session this engine started."""
+
+    name = "spark"
+    progress_unit = "任务"
+
     def __init__(self, spark: Any = None):
         self.spark = spark
+
+    def close(self) -> None:
+        if self.spark is None:
+            stop_session()
 
     def profiles(self, spark: Any, path: Path) -> Any:
         from pyspark.sql import functions as F
@@ -104,22 +143,12 @@ class SparkEngine:
         return df.select(*cols)
 
     def run(
-        self,
-        plan: Plan,
-        enterprises: Path,
-        out: Path,
-        *,
-        only_actionable: bool = False,
-        summary_only: bool = False,
-        on_progress: Progress | None = None,
-        on_stage: Callable[[str], None] | None = None,
+        self, plan: Plan, enterprises: Path, out: Path, options: RunOptions, on_progress: Progress | None = None
     ) -> RunResult:
         spark = self.spark or session()
         self.profiles(spark, enterprises).createOrReplaceTempView("profiles")
         with _JobProgress(spark, on_progress):
-            if on_stage:
-                on_stage("evaluate")
-            if summary_only:
+            if options.summary_only:
                 row = spark.sql(plan.sql(plan.summary_query("profiles"), dialect="spark")).collect()[0].asDict()
                 n = int(row["n"])
                 counts = {
@@ -130,33 +159,18 @@ class SparkEngine:
                     }
                     for p in plan.policies
                 }
-                return RunResult(out, plan.as_of, "spark", n, summaries_from_counts(plan, n, counts), None)
+                return RunResult(out, plan.as_of, self.name, n, summaries_from_counts(plan, n, counts), None)
             pairs_dir = out / PAIRS
             spark.createDataFrame(
                 plan.missing_masks().to_pylist(), "mask BIGINT, missing ARRAY<STRING>"
             ).createOrReplaceTempView("missing_masks")
-            df = spark.sql(pairs_select(plan, "profiles", only_actionable=only_actionable))
+            df = spark.sql(pairs_select(plan, "profiles", all_pairs=options.all_pairs))
             df.write.mode("overwrite").partitionBy("policy_id").parquet(str(pairs_dir))
-            if on_stage:
-                on_stage("summarize")
             n = spark.table("profiles").count()
-            written = spark.read.parquet(str(pairs_dir))
-            written.createOrReplaceTempView("pairs")
-            rows = spark.sql(
-                "SELECT CAST(policy_id AS STRING) AS policy_id, count_if(verdict = 'eligible') AS e,"
-                " count_if(verdict = 'undetermined') AS u,"
-                " sum(CASE WHEN verdict = 'eligible' THEN amount END) AS a, count(*) AS c"
-                " FROM pairs GROUP BY policy_id"
-            ).collect()
-        counts = {r["policy_id"]: {"eligible": r["e"], "undetermined": r["u"], "amount": r["a"]} for r in rows}
-        return RunResult(
-            out,
-            plan.as_of,
-            "spark",
-            n,
-            summaries_from_counts(plan, n, counts),
-            sum(int(r["c"]) for r in rows),
-        )
+            spark.read.parquet(str(pairs_dir)).createOrReplaceTempView("pairs")
+            query = summarize_pairs_query(exp.to_table("pairs")).sql(dialect="spark")
+            counts, written = counts_from_rows([tuple(r) for r in spark.sql(query).collect()])
+        return RunResult(out, plan.as_of, self.name, n, summaries_from_counts(plan, n, counts), written)
 
 
 class _JobProgress:

@@ -94,26 +94,33 @@ def run_command(
     policy: Annotated[
         list[str] | None, typer.Option("--policy", help="只计算这些政策（可重复）；默认全部有效政策")
     ] = None,
+    all_pairs: Annotated[
+        bool,
+        typer.Option("--all-pairs", help="也写出不符合的企业-政策对（默认只写可享受和待补充信息的，汇总始终计全部）"),
+    ] = False,
     only_actionable: Annotated[
-        bool, typer.Option("--only-actionable", help="只写可享受和待补充信息的企业-政策对（不写不符合的）")
+        bool, typer.Option("--only-actionable", help="只写可享受和待补充信息的企业-政策对（现为默认）", hidden=True)
     ] = False,
     summary_only: Annotated[bool, typer.Option("--summary-only", help="只计算汇总，不写企业-政策对")] = False,
     chunk_rows: Annotated[
-        int | None, typer.Option("--chunk-rows", help="DuckDB 每批处理的企业数（限制内存）", show_default=False)
+        int | None, typer.Option("--chunk-rows", help="每批处理的企业数（限制内存）", show_default=False)
     ] = None,
     policies: Annotated[
         Path | None, typer.Option("--policies", help="政策库目录 / policy library directory", show_default=False)
     ] = None,
 ) -> None:
     """批量匹配：每家企业 × 每项政策的结论、金额和缺少的信息，按政策分区写成 Parquet，并输出汇总。"""
-    from huiqi.batch.run import BatchError, open_registry, parse_as_of, plan_batch, run_batch
+    from huiqi.batch.base import BatchError
+    from huiqi.batch.engines import engine_class
+    from huiqi.batch.run import open_registry, parse_as_of, plan_batch, run_batch
     from huiqi.rules import LibraryError, load_library
 
-    if engine not in ("duckdb", "spark"):
-        fail(f"--engine: 只能是 duckdb 或 spark / must be duckdb or spark, got {engine!r}")
+    if only_actionable and all_pairs:
+        fail("--only-actionable 与 --all-pairs 不能同时使用 / cannot be used together")
     if chunk_rows is not None and chunk_rows < 1:
         fail(f"--chunk-rows: 应为正整数 / must be a positive integer, got {chunk_rows}")
     try:
+        engine_cls = engine_class(engine)
         date = parse_as_of(as_of)
     except BatchError as e:
         fail(str(e))
@@ -130,13 +137,10 @@ def run_command(
         fail(str(e))
 
     with _progress() as progress:
-        unit = "企业" if engine == "duckdb" else "任务"
-        task = progress.add_task(f"匹配 matching ({unit})", total=None)
+        task = progress.add_task(f"匹配 matching ({engine_cls.progress_unit})", total=None)
 
-        def on_progress(done: int, total: int) -> None:
+        def on_progress(done: int, total: int, stage: str = "evaluate") -> None:
             progress.update(task, completed=done, total=total)
-
-        def on_stage(stage: str) -> None:
             if stage == "summarize":
                 progress.update(task, description="汇总 summarizing")
 
@@ -148,19 +152,13 @@ def run_command(
                 out,
                 engine=engine,
                 policy_ids=policy or None,
-                only_actionable=only_actionable,
+                all_pairs=all_pairs,
                 summary_only=summary_only,
                 chunk_rows=chunk_rows,
                 on_progress=on_progress,
-                on_stage=on_stage,
             )
         except BatchError as e:
             fail(str(e))
-        finally:
-            if engine == "spark":
-                from huiqi.batch.spark_engine import stop_session
-
-                stop_session()
     _render_summary(result)
 
 
@@ -204,8 +202,8 @@ def list_command(
     ] = None,
 ) -> None:
     """免申即享名单：可享受的企业及金额（给兑付部门），以及需补充信息的企业和要收集的信息。"""
+    from huiqi.batch.base import BatchError
     from huiqi.batch.export import export_list
-    from huiqi.batch.run import BatchError
 
     try:
         lists = export_list(run, policy, out, enterprises=enterprises)
