@@ -63,9 +63,11 @@ def profiles(count: int, seed: int) -> list[bytes]:
     return out
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_server(workers: int, policies: Path | None = None) -> tuple[subprocess.Popen[bytes], str, Path]:
     log = Path(tempfile.mkstemp(prefix="huiqi-serve-", suffix=".log")[1])
     cmd = [sys.executable, "-m", "huiqi.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--workers", str(workers)]
+    if policies is not None:
+        cmd += ["--policies", str(policies)]
     with log.open("w") as f:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -234,6 +236,7 @@ def main() -> None:
         "--workers", type=int, default=min(os.cpu_count() or 1, 4), help="huiqi serve --workers (default: as serve)"
     )
     ap.add_argument("--url", default=None, help="use a running server (loopback only)")
+    ap.add_argument("--policies", type=Path, default=None, help="serve this policy library (e.g. 500 synthetic ones)")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw", help="load generator's HTTP client")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -246,7 +249,7 @@ def main() -> None:
         check_loopback(args.url)
         base = args.url.rstrip("/")
     else:
-        proc, base, log = start_server(args.workers)
+        proc, base, log = start_server(args.workers, args.policies)
     try:
         bodies = profiles(2000, seed=42)
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
