@@ -10,11 +10,11 @@ Scenarios (each in its own subprocess, so that its peak RSS is its own):
 * ``floor``: a hand-written DuckDB query computing the same verdicts and amounts for the
   synthetic library — the conditions as plain SQL (no three-valued wrappers, no decimal
   rounding casts, no stacked CTEs, no shared-condition columns), aggregated the same way
-  and fed the same chunks. ``synthetic / floor`` is the overhead of the generated SQL.
+  over the same registry view. ``synthetic / floor`` is the overhead of the generated SQL.
 
 The measured job evaluates every (enterprise, policy) pair and aggregates the verdict
 counts and eligible amounts per policy (``huiqi batch run --summary-only``); writing all
-pairs to Parquet (``--write-pairs``) is reported separately. Peak RSS is
+pairs to Parquet (``--write-pairs``, all of them: ``--all-pairs``) is reported separately. Peak RSS is
 ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the scenario's process (the same figure
 ``/usr/bin/time -v`` reports as "Maximum resident set size").
 """
@@ -36,9 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from huiqi.batch.duckdb_engine import DuckDBEngine  # noqa: E402
+from huiqi.batch.duckdb_engine import DuckDBEngine, registry_view  # noqa: E402
 from huiqi.batch.registry import generate_registry  # noqa: E402
-from huiqi.batch.run import open_registry, plan_batch, run_batch  # noqa: E402
+from huiqi.batch.run import run_batch  # noqa: E402
 from huiqi.rules import load_library  # noqa: E402
 from synthetic_library import write_synthetic_library  # noqa: E402
 
@@ -93,21 +93,13 @@ def scenario(args: argparse.Namespace) -> dict:
     cpu0 = cpu_seconds()
     if args.scenario == "floor":
         sql, ids = floor_sql(args.policies, args.seed)
-        engine = DuckDBEngine()
-        pf = open_registry(reg)
-        con = engine.connect()
-        lib = load_library(synthetic(work, args.policies, args.seed))
-        size = engine.chunk_size(plan_batch(lib, AS_OF), summary_only=True)
+        con = DuckDBEngine().connect()
         start = time.perf_counter()
-        totals: dict = {}
-        for table in engine.chunks(pf, size):
-            con.register("profiles", table)
-            cur = con.execute(sql)
-            names = [d[0] for d in cur.description]
-            (row,) = cur.fetchall()
-            con.unregister("profiles")
-            for k, v in zip(names, row, strict=True):
-                totals[k] = totals.get(k, 0) + (v or 0)
+        con.execute(f"CREATE VIEW profiles AS {registry_view(reg)}")
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        (row,) = cur.fetchall()
+        totals = {k: v or 0 for k, v in zip(names, row, strict=True)}
         out.update(seconds=time.perf_counter() - start, policies=len(ids))
         n = totals["n"]
         eligible = sum(v for k, v in totals.items() if k[0] == "e")
@@ -118,7 +110,7 @@ def scenario(args: argparse.Namespace) -> dict:
         n_policies = len(lib.in_force(AS_OF))
         target = work / f"run-{args.scenario}"
         start = time.perf_counter()
-        result = run_batch(lib, reg, AS_OF, target, summary_only=not args.write_pairs)
+        result = run_batch(lib, reg, AS_OF, target, summary_only=not args.write_pairs, all_pairs=True)
         out.update(seconds=time.perf_counter() - start, policies=n_policies, pairs_written=result.pairs_written)
         if args.write_pairs:
             out["pairs_bytes"] = sum(f.stat().st_size for f in (target / "pairs").rglob("*.parquet"))

@@ -221,6 +221,14 @@ def test_summary_counts_exactly_the_written_pairs(library: Library, registry: Pa
             assert (c["amount"] or 0) == s.eligible_amount
 
 
+def test_batches_bound_the_pairs_held_in_memory() -> None:
+    from huiqi.batch.duckdb_engine import BATCH_PAIRS, BATCH_ROWS, batch_size
+
+    assert batch_size(7) == BATCH_ROWS
+    assert batch_size(500) * 500 <= BATCH_PAIRS and batch_size(500) % 2048 == 0
+    assert batch_size(100_000) == 2048
+
+
 def test_pairs_files_have_the_verdict_dictionary_encoded(duckdb_run: Path) -> None:
     part = next((duckdb_run / "pairs").glob("*/*.parquet"))
     assert str(pq.read_schema(part).field("verdict").type) == "dictionary<values=string, indices=int8, ordered=0>"

@@ -29,8 +29,10 @@ from huiqi.batch.base import PAIRS, VERDICTS, Progress, RunOptions, RunResult, s
 from huiqi.rules.library import FIELD_BITS
 from huiqi.rules.sqlquery import PROFILE_COLUMNS, Plan
 
-#: Enterprises per streamed result batch in pairs mode (``--chunk-rows`` overrides it).
+#: Enterprises per streamed result batch in pairs mode (``--chunk-rows`` overrides it), at
+#: most BATCH_PAIRS pairs: a batch is held whole while its per-policy tables are encoded.
 BATCH_ROWS = 122_880  # a multiple of DuckDB's vector size (2,048)
+BATCH_PAIRS = 4_000_000
 #: Verdict codes of the wide query, indices into VERDICTS (the pairs' dictionary).
 ELIGIBLE, UNDETERMINED, INELIGIBLE = (VERDICTS.index(v) for v in ("eligible", "undetermined", "ineligible"))
 
@@ -68,6 +70,11 @@ def wide_select(plan: Plan, source: str) -> exp.Select:
             copy=False,
         )
     return plan.with_layers(q, source)
+
+
+def batch_size(policies: int) -> int:
+    """Enterprises per result batch: BATCH_ROWS, fewer for big libraries (whole vectors)."""
+    return max(2048, min(BATCH_ROWS, BATCH_PAIRS // max(1, policies) // 2048 * 2048))
 
 
 class DuckDBEngine:
@@ -134,7 +141,7 @@ class DuckDBEngine:
         self, con: Any, plan: Plan, total: int, out: Path, options: RunOptions, on_progress: Progress | None
     ) -> RunResult:
         writer = PairsWriter(plan, out / PAIRS, all_pairs=options.all_pairs)
-        batch_rows = options.chunk_rows or BATCH_ROWS
+        batch_rows = options.chunk_rows or batch_size(len(plan.policies))
         reader = con.sql(plan.sql(wide_select(plan, "profiles"))).to_arrow_reader(batch_rows)
         n = 0
         try:
