@@ -10,6 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from huiqi import clock
 from huiqi.match import explain
@@ -116,17 +117,22 @@ def _result(
         "conditions": conditions,
         "missing": list(ev.missing),
         "benefit": benefit,
-        **_static(policy),
+        **_static(policy, library),
     }
 
 
-_STATIC: dict[int, tuple[Policy, dict[str, Any]]] = {}
+#: Per library, the static part of each policy's result by policy index; it goes when the
+#: library does.
+_STATIC: WeakKeyDictionary[Library, dict[int, dict[str, Any]]] = WeakKeyDictionary()
 
 
-def _static(policy: Policy) -> dict[str, Any]:
+def _static(policy: Policy, library: Library) -> dict[str, Any]:
     """The parts of a result that depend only on the policy, built once per policy."""
-    cached = _STATIC.get(id(policy))
-    if cached is None or cached[0] is not policy:
+    statics = _STATIC.get(library)
+    if statics is None:
+        statics = _STATIC[library] = {}
+    cached = statics.get(policy.index)
+    if cached is None:
         d = policy.definition
         data = {
             "apply": d.apply.model_dump(mode="json"),
@@ -141,5 +147,5 @@ def _static(policy: Policy) -> dict[str, Any]:
             "valid_from": d.valid_from.isoformat(),
             "valid_to": None if d.valid_to is None else d.valid_to.isoformat(),
         }
-        cached = _STATIC[id(policy)] = (policy, data)
-    return cached[1]
+        cached = statics[policy.index] = data
+    return cached

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlglot import exp
 
@@ -84,13 +85,18 @@ class _Plan:
     parameter: str | None = None
 
 
-_PLANS: dict[tuple[int, str], _Plan] = {}
+#: Per library, its conditions' plans by ``id(condition)``: the conditions live exactly as
+#: long as their library, so an id cannot be recycled while the entry exists, and a
+#: library's plans go when the library does (a server rebuilds it on every publish).
+_PLANS: WeakKeyDictionary[Library, dict[int, _Plan]] = WeakKeyDictionary()
 
 
 def _plan(condition: Condition, library: Library) -> _Plan:
     assert condition.expr is not None
-    key = (id(condition), condition.expr.text)
-    plan = _PLANS.get(key)
+    plans = _PLANS.get(library)
+    if plans is None:
+        plans = _PLANS[library] = {}
+    plan = plans.get(id(condition))
     if plan is None:
         labels = {v.name: v.definition.label for v in library.variables}
         direct = sorted(condition.expr.fields)
@@ -108,7 +114,7 @@ def _plan(condition: Condition, library: Library) -> _Plan:
             if extra:
                 extra |= {"compared": tree.this.name, "words": _OPS[type(tree)]}
         plan = _Plan(tuple(sorted(condition.fields)), shown, tuple(sorted(condition.expr.parameters)), **extra)
-        _PLANS[key] = plan
+        plans[id(condition)] = plan
     return plan
 
 
