@@ -16,7 +16,7 @@ from huiqi import clock
 from huiqi.match import explain
 from huiqi.match.result import MatchResult
 from huiqi.profile import Profile, parse_profile
-from huiqi.rules import Evaluation, Library, Policy, load_library
+from huiqi.rules import Condition, Evaluation, Library, Policy, load_library
 
 _ORDER = {"eligible": 0, "undetermined": 1, "ineligible": 2}
 _OUTCOME = {True: "met", False: "unmet", None: "unknown"}
@@ -59,10 +59,14 @@ def answer(
         if ev.verdict == "eligible" and ev.amount is not None and benefit is not None:
             by_unit[benefit.unit] = by_unit.get(benefit.unit, Decimal("0.00")) + ev.amount
     counts = {verdict: sum(ev.verdict == verdict for ev in evaluations) for verdict in _ORDER}
+    explained: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = {}
+    explainer = explain.Explainer(library, facts, variables, params)
+    layout = _layout(library)
+    statics = _STATIC.get(library) or _STATIC.setdefault(library, {})
     return {
         "as_of": as_of.isoformat(),
         "variables": {k: jsonable(v) for k, v in variables.items()},
-        "results": [_result(ev, facts, variables, params, library) for ev in evaluations],
+        "results": [_result(ev, layout, statics, explainer, explained) for ev in evaluations],
         "totals": {
             **counts,
             "eligible_amount": str(sum(by_unit.values(), Decimal("0.00"))),
@@ -85,21 +89,30 @@ def match(
 
 
 def _result(
-    ev: Evaluation, facts: dict[str, Any], variables: dict[str, Any], params: dict[str, Any], library: Library
+    ev: Evaluation,
+    layout: list[_Layout],
+    statics: dict[int, dict[str, Any]],
+    explainer: explain.Explainer,
+    explained: dict[tuple[Any, ...], tuple[dict[str, Any], str]],
 ) -> dict[str, Any]:
+    """One policy's result. ``explained`` is this answer's memo of condition entries:
+    policies share conditions (``region LIKE '3399%'``, a size class, a credit rating), and
+    within one answer the same condition (id, text, label) with the same outcome reads the
+    same values and gets the same reason, so each entry is built once and the results that
+    cite it share it (500 synthetic policies have 4,981 conditions, 1,721 distinct)."""
     policy = ev.policy
     d = policy.definition
     conditions = []
-    for cond, outcome in zip(policy.evaluated, ev.outcomes, strict=True):
-        values, reason = explain.trace(cond, outcome, facts, variables, params, library, ev.missing)
+    evaluated, shapes = layout[policy.index]
+    for cond, shape, outcome in zip(evaluated, shapes, ev.outcomes, strict=True):
+        # An unknown condition's reason names the policy's missing facts that it reads.
+        key = (shape, outcome, cond.fields.intersection(ev.missing)) if outcome is None else (shape, outcome)
+        said = explained.get(key)
+        if said is None:
+            values, reason = explainer(cond, outcome, ev.missing)
+            said = explained[key] = ({k: jsonable(v) for k, v in values.items()}, reason)
         conditions.append(
-            {
-                "id": cond.id,
-                "text": cond.label,
-                "outcome": _OUTCOME[outcome],
-                "values": {k: jsonable(v) for k, v in values.items()},
-                "reason": reason,
-            }
+            {"id": cond.id, "text": cond.label, "outcome": _OUTCOME[outcome], "values": said[0], "reason": said[1]}
         )
     benefit = None
     if d.benefit is not None:
@@ -117,8 +130,27 @@ def _result(
         "conditions": conditions,
         "missing": list(ev.missing),
         "benefit": benefit,
-        **_static(policy, library),
+        **(statics.get(policy.index) or _static(policy, statics)),
     }
+
+
+#: A policy's evaluated conditions and their "shapes": small integers, equal for conditions
+#: with the same text and label, whichever policy has them.
+_Layout = tuple[list[Condition], tuple[int, ...]]
+_LAYOUT: WeakKeyDictionary[Library, list[_Layout]] = WeakKeyDictionary()
+
+
+def _layout(library: Library) -> list[_Layout]:
+    """Per policy index, its layout (computed once per library)."""
+    layout = _LAYOUT.get(library)
+    if layout is None:
+        index: dict[tuple[str, str], int] = {}
+        layout = _LAYOUT[library] = []
+        for p in library.policies:
+            evaluated = p.evaluated
+            shapes = tuple(index.setdefault((c.expr.text if c.expr else "", c.label), len(index)) for c in evaluated)
+            layout.append((evaluated, shapes))
+    return layout
 
 
 #: Per library, the static part of each policy's result by policy index; it goes when the
@@ -126,11 +158,8 @@ def _result(
 _STATIC: WeakKeyDictionary[Library, dict[int, dict[str, Any]]] = WeakKeyDictionary()
 
 
-def _static(policy: Policy, library: Library) -> dict[str, Any]:
+def _static(policy: Policy, statics: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """The parts of a result that depend only on the policy, built once per policy."""
-    statics = _STATIC.get(library)
-    if statics is None:
-        statics = _STATIC[library] = {}
     cached = statics.get(policy.index)
     if cached is None:
         d = policy.definition

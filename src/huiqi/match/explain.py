@@ -83,6 +83,7 @@ class _Plan:
     words: tuple[str, str] = ("", "")
     literal: Decimal | None = None
     parameter: str | None = None
+    limit: str | None = None  # the literal bound worded, once
 
 
 #: Per library, its conditions' plans by ``id(condition)``: the conditions live exactly as
@@ -112,10 +113,17 @@ def _plan(condition: Condition, library: Library) -> _Plan:
             elif isinstance(bound, exp.Anonymous) and param_name(bound):
                 extra = {"parameter": param_name(bound)}
             if extra:
-                extra |= {"compared": tree.this.name, "words": _OPS[type(tree)]}
+                name = tree.this.name
+                extra |= {"compared": name, "words": _OPS[type(tree)]}
+                if "literal" in extra:
+                    extra["limit"] = _limit_text(name, extra["literal"])
         plan = _Plan(tuple(sorted(condition.fields)), shown, tuple(sorted(condition.expr.parameters)), **extra)
         plans[id(condition)] = plan
     return plan
+
+
+def _limit_text(name: str, bound: Any) -> str:
+    return value_text(name, bound) if name in FIELDS else str(bound)
 
 
 def trace(
@@ -127,11 +135,44 @@ def trace(
     library: Library,
     missing: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], str]:
-    """The values a condition read and the reason, in one pass (the answer's hot path)."""
-    plan = _plan(condition, library)
-    values = {name: facts[name] if is_field else variables.get(name) for name, _, is_field in plan.shown}
-    values.update((name, params.get(name)) for name in plan.parameters)
-    return values, _reason(plan, condition, outcome, facts, variables, params, missing)
+    """The values a condition read and the reason, in one pass."""
+    return Explainer(library, facts, variables, params)(condition, outcome, missing)
+
+
+class Explainer:
+    """``trace`` for one enterprise on one date, set up once: the answer's hot path calls it
+    for every distinct condition, and words each value once (the same revenue is compared
+    by dozens of conditions)."""
+
+    __slots__ = ("facts", "library", "params", "plans", "texts", "variables")
+
+    def __init__(self, library: Library, facts: dict[str, Any], variables: dict[str, Any], params: dict[str, Any]):
+        plans = _PLANS.get(library)
+        if plans is None:
+            plans = _PLANS[library] = {}
+        self.plans = plans
+        self.library = library
+        self.facts = facts
+        self.variables = variables
+        self.params = params
+        self.texts: dict[tuple[str, Any], str] = {}
+
+    def word(self, name: str, value: Any) -> str:
+        key = (name, tuple(value) if isinstance(value, list) else value)
+        text = self.texts.get(key)
+        if text is None:
+            text = self.texts[key] = value_text(name, value)
+        return text
+
+    def __call__(
+        self, condition: Condition, outcome: bool | None, missing: tuple[str, ...] = ()
+    ) -> tuple[dict[str, Any], str]:
+        plan = self.plans.get(id(condition)) or _plan(condition, self.library)
+        facts, variables, params = self.facts, self.variables, self.params
+        values = {name: facts[name] if is_field else variables.get(name) for name, _, is_field in plan.shown}
+        for name in plan.parameters:
+            values[name] = params.get(name)
+        return values, _reason(plan, condition, outcome, facts, variables, params, missing, self.word)
 
 
 def _reason(
@@ -142,6 +183,7 @@ def _reason(
     variables: dict[str, Any],
     params: dict[str, Any],
     missing: tuple[str, ...],
+    word: Any = value_text,
 ) -> str:
     if outcome is None:
         deciding = [f for f in plan.fields if f in missing] or [f for f in plan.fields if facts.get(f) is None]
@@ -157,10 +199,10 @@ def _reason(
         if bound is not None and actual is not None:
             unmet_word, met_word = plan.words
             label = plan.shown[0][1] if plan.shown else name
-            limit = value_text(name, bound) if name in FIELDS else str(bound)
-            return f"{label} {value_text(name, actual)}，{met_word if outcome else unmet_word} {limit}"
+            limit = plan.limit if plan.limit is not None else (word(name, bound) if name in FIELDS else str(bound))
+            return f"{label} {word(name, actual)}，{met_word if outcome else unmet_word} {limit}"
     shown = "；".join(
-        f"{label} {value_text(name, facts[name] if is_field else variables.get(name))}"
+        f"{label} {word(name, facts[name] if is_field else variables.get(name))}"
         for name, label, is_field in plan.shown
     )
     status = "符合" if outcome else "不符合"
