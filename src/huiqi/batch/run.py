@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +95,6 @@ def check_registry_schema(schema: Any, option: str = "--enterprises") -> None:
             "企业名录的 Parquet 结构不符合企业画像：" + "；".join(problems),
             "the Parquet file does not have the enterprise profile schema (docs/registry.md)",
         )
-
-
 
 
 def parse_as_of(text: str) -> dt.date:
