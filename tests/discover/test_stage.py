@@ -10,7 +10,7 @@ import pytest
 
 from huiqi.match import default_library, match
 from huiqi.profile import parse_profile
-from huiqi.profile.schema import FIELDS
+from huiqi.rules.sqlquery import PROFILE_COLUMNS, variables_query
 
 AS_OF = dt.date(2026, 6, 30)
 SOFTWARE = {"industry": "I6513", "employees": 40, "revenue": "8000000"}  # 小型
@@ -51,13 +51,9 @@ def test_the_batch_backend_computes_the_same_stage() -> None:
 def sql_stages(library: Any, profiles: list[dict[str, Any]]) -> list[str | None]:
     """The variables as the batch run computes them: stacked SQL layers over a profile table."""
     con = duckdb.connect()
-    types = {"string": "VARCHAR", "integer": "BIGINT", "money": "DECIMAL(18, 2)", "date": "DATE", "list": "VARCHAR[]"}
-    cols = ", ".join(f'"{f.name}" {types[f.kind]}' for f in FIELDS.values())
+    cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in PROFILE_COLUMNS.items())
     con.execute(f"CREATE TABLE p (n INTEGER, {cols})")
     rows = [[i, *parse_profile(p).facts().values()] for i, p in enumerate(profiles)]
-    con.executemany(f"INSERT INTO p VALUES (?{', ?' * len(FIELDS)})", rows)
-    gen = library.sql_generator(AS_OF)
-    query = "SELECT * FROM p"
-    for var in library.variables:
-        query = f'SELECT *, ({gen.sql(var.expr.tree).sql(dialect="duckdb")}) AS "{var.name}" FROM ({query})'
+    con.executemany(f"INSERT INTO p VALUES (?{', ?' * len(PROFILE_COLUMNS)})", rows)
+    query = variables_query(library, AS_OF, "p", key="n")
     return [r[0] for r in con.execute(f"SELECT stage FROM ({query}) ORDER BY n").fetchall()]

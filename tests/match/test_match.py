@@ -71,3 +71,24 @@ def test_region_codes_of_the_sample_city_are_named() -> None:
 
     assert value_text("region", "339903") == "339903（临江高新区）"
     assert value_text("region", "110000") == "110000"
+
+
+def test_a_restaurant_with_12_staff_is_small_or_micro_without_its_revenue() -> None:
+    # the example: no revenue needed to know a catering firm with < 100 staff is small or micro
+    result = match({"industry": "H6210", "employees": 12}, AS_OF, policy_ids=["cn.stamp.small-micro-loan-contract"])
+    assert result.variables["size_class"] is None  # not one class …
+    assert result.possible == {"size_class": ["small", "micro"]}  # … but only these two
+    (r,) = result.results
+    assert r.verdict == "eligible" and r.missing == []
+    (size,) = [c for c in r.conditions if c.id == "size"]
+    assert size.outcome == "met" and "小型或微型" in size.reason
+
+
+def test_a_coarse_industry_is_not_taken_as_outside_an_excluded_class() -> None:
+    # C may be 烟草制品业 (C16): the R&D negative list cannot be decided from the section alone
+    r = match({"industry": "C", "rd_expense": 1000000}, AS_OF, policy_ids=["cn.cit.rd-super-deduction"]).results[0]
+    assert r.verdict == "undetermined" and r.missing == ["industry"]
+    (tobacco,) = [c for c in r.conditions if c.outcome == "unknown"]
+    assert "不够具体" in tobacco.reason and "缺少" not in tobacco.reason
+    sure = match({"industry": "C3911", "rd_expense": 1000000}, AS_OF, policy_ids=["cn.cit.rd-super-deduction"])
+    assert [c.outcome for c in sure.results[0].conditions] == ["met"] * 4

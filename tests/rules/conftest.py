@@ -15,8 +15,12 @@ def make_library() -> Callable[..., Library]:
         conditions: list[Any],
         formula: str | None = None,
         parameters: dict[str, Any] | None = None,
+        variables: dict[str, Any] | None = None,
         **extra: Any,
     ) -> Library:
-        return load_library(files=files_for(policy_yaml(conditions, formula, **extra), parameters=parameters))
+        doc = policy_yaml(conditions, formula, **extra)
+        return load_library(
+            files=files_for(doc, parameters=parameters, variables=variables and {"variables": variables})
+        )
 
     return make

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from huiqi.profile import FIELDS, parse_profile
 from huiqi.rules import load_library
 from huiqi.rules.functions import RULE_FUNCTIONS
+from huiqi.rules.library import choose
 from huiqi.rules.sqlquery import PROFILE_COLUMNS, match_query
 from huiqi.rules.types import BOOLEAN, DATE, NUMBER, SAME, STRING
-from tests.builders import files_for, policy_yaml
+from tests.builders import VARIABLES, files_for, policy_yaml
 
 NUMBER_FIELDS = ["employees", "revenue", "total_assets", "taxable_income", "rd_expense", "monthly_sales"]
 AS_OF = dt.date(2025, 6, 30)
@@ -39,13 +40,13 @@ def lit(d: Decimal) -> str:
 DATES = st.sampled_from(["registered_on", "as_of", "DATE '2026-01-15'", "DATE '2019-02-28'"])
 
 
-def calls(result: str, depth: int) -> st.SearchStrategy[str]:
+def calls(result: str, depth: int, derived: bool = True) -> st.SearchStrategy[str]:
     """Calls of every rule function (huiqi.rules.functions) whose result has the given type."""
     by_type: dict[str, st.SearchStrategy[str]] = {
         DATE: DATES,
-        NUMBER: numbers(depth),
+        NUMBER: numbers(depth, derived),
         STRING: strings().map(lambda s: s[0]),
-        SAME: numbers(depth),  # one type for every SAME argument: numbers here
+        SAME: numbers(depth, derived),  # one type for every SAME argument: numbers here
     }
     literal = strings().flatmap(lambda s: st.sampled_from(s[1])).map(lambda v: f"'{v}'")
     options = []
@@ -57,20 +58,22 @@ def calls(result: str, depth: int) -> st.SearchStrategy[str]:
     return st.one_of(*options)
 
 
-def numbers(depth: int = 2) -> st.SearchStrategy[str]:
+def numbers(depth: int = 2, derived: bool = True) -> st.SearchStrategy[str]:
+    """Number expressions; ``derived``: they may read the generated variables ``num``, ``band``."""
     leaves = st.one_of(
         st.sampled_from(NUMBER_FIELDS),
         small_decimals.map(lit),
         st.integers(0, 5_000_000).map(str),
         st.just("age_years"),
         st.just("param('t.rate')"),
+        *([st.just("num")] if derived else []),
     )
     if depth == 0:
         return leaves
-    sub = numbers(depth - 1)
+    sub = numbers(depth - 1, derived)
     return st.one_of(
         leaves,
-        st.deferred(lambda: calls(NUMBER, depth - 1)),
+        st.deferred(lambda: calls(NUMBER, depth - 1, derived)),
         st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
         st.tuples(sub, sub).map(lambda t: f"LEAST({t[0]}, {t[1]})"),
         st.tuples(sub, sub).map(lambda t: f"GREATEST({t[0]}, {t[1]})"),
@@ -78,7 +81,45 @@ def numbers(depth: int = 2) -> st.SearchStrategy[str]:
         sub.map(lambda s: f"FLOOR({s})"),
         sub.map(lambda s: f"ROUND({s}, 2)"),
         sub.map(lambda s: f"ABS({s})"),
-        st.tuples(booleans(0), sub, sub).map(lambda t: f"CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END"),
+        st.tuples(booleans(0, derived), sub, sub).map(lambda t: f"CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END"),
+        st.tuples(booleans(0, derived), sub, booleans(0, derived), sub).map(
+            lambda t: f"CASE WHEN {t[0]} THEN {t[1]} WHEN {t[2]} THEN {t[3]} END"
+        ),
+    )
+
+
+BAND_VALUES = ["a", "b", "c"]
+
+
+def bands(depth: int = 2) -> st.SearchStrategy[str]:
+    """Set-valued expressions: CASE over string literals, NULL and either() (lang.enum_values)."""
+    leaf = st.sampled_from([*(f"'{v}'" for v in BAND_VALUES), "NULL"])
+    if depth == 0:
+        return leaf
+    sub = bands(depth - 1)
+    branch = st.tuples(booleans(0, derived=False), sub).map(lambda t: f"WHEN {t[0]} THEN {t[1]}")
+    case = st.tuples(st.lists(branch, min_size=1, max_size=2), st.one_of(st.none(), sub)).map(
+        lambda t: f"CASE {' '.join(t[0])}{'' if t[1] is None else ' ELSE ' + t[1]} END"
+    )
+    return st.one_of(leaf, case, st.tuples(sub, sub).map(lambda t: f"either({t[0]}, {t[1]})"))
+
+
+def band_conditions() -> st.SearchStrategy[str]:
+    """Conditions over a set of possible values: decided when every possible value agrees."""
+    values = st.lists(st.sampled_from(BAND_VALUES), min_size=1, max_size=3, unique=True)
+    quoted = values.map(lambda vs: ", ".join(f"'{v}'" for v in vs))
+    return st.one_of(
+        st.sampled_from(BAND_VALUES).map(lambda v: f"band = '{v}'"),
+        st.sampled_from(BAND_VALUES).map(lambda v: f"'{v}' <> band"),
+        quoted.map(lambda q: f"band IN ({q})"),
+        quoted.map(lambda q: f"band NOT IN ({q})"),
+        st.sampled_from(["band IS NULL", "band IS NOT NULL", "band = band", "band <> band"]),
+        st.sampled_from(BAND_VALUES).map(lambda v: f"either(band, '{v}') = '{v}'"),
+        st.just("band LIKE 'a%'"),  # any other use reads the one value, or unknown
+        st.just("COALESCE(band, 'z') = 'z'"),
+        st.tuples(booleans(0, derived=False), booleans(0, derived=False)).map(
+            lambda t: f"CASE WHEN {t[0]} THEN 'a' WHEN {t[1]} THEN 'b' ELSE 'c' END IN ('a', 'b')"
+        ),
     )
 
 
@@ -96,10 +137,10 @@ def strings() -> st.SearchStrategy[tuple[str, list[str]]]:
     )
 
 
-def booleans(depth: int = 2) -> st.SearchStrategy[str]:
+def booleans(depth: int = 2, derived: bool = True) -> st.SearchStrategy[str]:
     cmp = st.sampled_from(["<", "<=", ">", ">=", "=", "<>"])
     str_cmp = strings().flatmap(lambda s: st.sampled_from(s[1]).map(lambda v: f"{s[0]} = '{v}'"))
-    nums = numbers(1 if depth > 0 else 0)
+    nums = numbers(1 if depth > 0 else 0, derived)
     leaves = st.one_of(
         st.tuples(nums, cmp, nums).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
         str_cmp,
@@ -108,18 +149,19 @@ def booleans(depth: int = 2) -> st.SearchStrategy[str]:
         st.sampled_from(["high_tech", "tech_sme", "little_giant"]).map(lambda c: f"contains(certifications, '{c}')"),
         st.sampled_from([*NUMBER_FIELDS, "industry", "certifications"]).map(lambda f: f"{f} IS NULL"),
         st.sampled_from(NUMBER_FIELDS).map(lambda f: f"{f} IS NOT NULL"),
-        st.tuples(numbers(0), decimals, decimals).map(
+        st.tuples(numbers(0, derived), decimals, decimals).map(
             lambda t: f"{t[0]} BETWEEN {min(t[1], t[2])} AND {max(t[1], t[2])}"
         ),
         st.just("industry_section IN ('C', 'F', NULL)"),
         st.just("credit_rating NOT IN ('A', 'B')"),
         st.just("registered_on < DATE '2020-01-01'"),
         st.sampled_from(["TRUE", "FALSE", "NULL IS NULL"]),
-        calls(BOOLEAN, 0),
+        calls(BOOLEAN, 0, derived),
+        *([st.deferred(band_conditions)] if derived else []),
     )
     if depth == 0:
         return leaves
-    sub = booleans(depth - 1)
+    sub = booleans(depth - 1, derived)
     return st.one_of(
         leaves,
         st.tuples(sub, st.sampled_from(["AND", "OR"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
@@ -145,23 +187,38 @@ def profiles() -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries({}, optional=field_values).filter(bool)
 
 
-def write_library(root: Path, conditions: list[str], formula: str) -> None:
-    policy = policy_yaml(
-        conditions,
-        formula,
-        id="cn.test.generated",
-        valid_from=dt.date(2000, 1, 1),
-        parameters={
-            "t.rate": {
-                "label": "税率",
-                "values": [
-                    {"from": dt.date(2000, 1, 1), "value": "0.25", "source": "测试"},
-                    {"from": dt.date(2025, 1, 1), "value": "0.05", "source": "测试"},
-                ],
-            }
-        },
-    )
-    for name, text in files_for(policy).items():
+GROUP = "t.group"
+
+
+def write_library(root: Path, policies: list[tuple[list[str], str]], band: str, num: str) -> None:
+    """The generated policies (conditions, formula), all in one exclusive group when several."""
+    variables = {
+        "variables": {
+            **VARIABLES["variables"],
+            "band": {"label": "档次", "expr": band, "values": BAND_VALUES},
+            "num": {"label": "数值", "expr": num},
+        }
+    }
+    parameters = {
+        "t.rate": {
+            "label": "税率",
+            "values": [
+                {"from": dt.date(2000, 1, 1), "value": "0.25", "source": "测试"},
+                {"from": dt.date(2025, 1, 1), "value": "0.05", "source": "测试"},
+            ],
+        }
+    }
+    docs = [
+        policy_yaml(
+            conditions,
+            formula,
+            id=f"cn.test.generated{i}",
+            valid_from=dt.date(2000, 1, 1),
+            **({"alternative": {"group": GROUP, "name": f"第{i}项"}} if len(policies) > 1 else {}),
+        )
+        for i, (conditions, formula) in enumerate(policies)
+    ]
+    for name, text in files_for(*docs, variables=variables, parameters=parameters).items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
 
@@ -183,19 +240,25 @@ def duckdb_rows(library, rows: list[dict]) -> list[dict]:
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
-    conditions=st.lists(booleans(), min_size=1, max_size=4),
-    formula=numbers(),
+    policies=st.lists(st.tuples(st.lists(booleans(), min_size=1, max_size=3), numbers()), min_size=1, max_size=3),
+    band=bands(),
+    num=numbers(1, derived=False),
     rows=st.lists(profiles(), min_size=1, max_size=8),
 )
-def test_python_and_duckdb_agree(tmp_path_factory: pytest.TempPathFactory, conditions, formula, rows) -> None:
+def test_python_and_duckdb_agree(tmp_path_factory: pytest.TempPathFactory, policies, band, num, rows) -> None:
+    """Every condition, verdict and amount, and which member of an exclusive group the totals take."""
     root = tmp_path_factory.mktemp("lib")
-    write_library(root, conditions, formula)
+    write_library(root, policies, band, num)
     library = load_library(root)
-    policy = library.policies[0]
     sql_rows = duckdb_rows(library, [parse_profile(r).facts() for r in rows])
     for raw, sql in zip(rows, sql_rows, strict=True):
-        _, (ev,) = library.evaluate(parse_profile(raw), AS_OF)
-        for cond, outcome in zip(policy.evaluated, ev.outcomes, strict=True):
-            assert sql[f"{policy.id}:{cond.id}"] == outcome, (cond.expr.text if cond.expr else "", raw)
-        assert sql[f"{policy.id}:verdict"] == ev.verdict, raw
-        assert sql[f"{policy.id}:amount"] == ev.amount, (formula, raw)
+        _, evaluations = library.evaluate(parse_profile(raw), AS_OF)
+        for policy, ev in zip(library.policies, evaluations, strict=True):
+            for cond, outcome in zip(policy.evaluated, ev.outcomes, strict=True):
+                assert sql[f"{policy.id}:{cond.id}"] == outcome, (cond.expr.text if cond.expr else "", raw)
+            assert sql[f"{policy.id}:verdict"] == ev.verdict, raw
+            assert sql[f"{policy.id}:amount"] == ev.amount, (policy.formula.text if policy.formula else "", raw)
+        if len(policies) > 1:
+            choice = choose(evaluations)[GROUP]
+            assert sql[f"{GROUP}:chosen"] == (choice.chosen.policy.id if choice.chosen else None), raw
+            assert sql[f"{GROUP}:amount"] == (choice.chosen.amount if choice.chosen else None), raw

@@ -6,8 +6,12 @@ import datetime as dt
 from decimal import Decimal
 
 from huiqi.profile import parse_profile
+from tests.builders import VARIABLES
 
 AS_OF = dt.date(2024, 6, 30)
+SIZE = (
+    "CASE WHEN industry_section = 'C' AND employees >= 1000 THEN 'large' WHEN industry_section = 'C' THEN 'small' END"
+)
 RATE = {
     "t.rate": {
         "label": "税率",
@@ -57,8 +61,30 @@ def test_missing_lists_only_the_facts_the_taken_branch_needs(make_library) -> No
     assert ev.verdict == "undetermined" and ev.missing == ("employees",)
     ev = evaluate(lib, {"industry": "F5211"})[1]
     assert ev.missing == ("total_assets",)
-    ev = evaluate(lib, {"employees": 5})[1]  # unknown industry: either branch could apply
-    assert set(ev.missing) == {"industry", "total_assets"}
+    ev = evaluate(lib, {"employees": 5})[1]  # unknown industry: either branch could apply,
+    assert ev.missing == ("industry",)  # and the industry is what to ask for first
+
+
+def test_a_case_is_decided_when_every_open_branch_agrees(make_library) -> None:
+    cond = "CASE WHEN industry LIKE 'C%' THEN employees < 20 ELSE total_assets < 100 END"
+    lib = make_library([cond])
+    # industry unknown, but both branches are true: met whatever the industry is
+    assert evaluate(lib, {"employees": 5, "total_assets": 50})[1].verdict == "eligible"
+    assert evaluate(lib, {"employees": 50, "total_assets": 500})[1].verdict == "ineligible"
+    # the branches disagree: unknown (SQL's CASE would silently take the ELSE branch)
+    assert evaluate(lib, {"employees": 5, "total_assets": 500})[1].verdict == "undetermined"
+
+
+def test_an_unknown_test_does_not_silently_pick_the_else_branch(make_library) -> None:
+    lib = make_library(
+        ["employees > 0"],
+        formula="CASE WHEN size_class = 'large' THEN 150 ELSE 400 END * employees",
+        variables={**VARIABLES["variables"], "size_class": {"label": "规模", "expr": SIZE}},
+    )
+    _, ev = evaluate(lib, {"employees": 10})
+    assert ev.amount is None and ev.amount_missing == ("industry",)
+    _, ev = evaluate(lib, {"employees": 10, "industry": "C3911", "revenue": 10**6})
+    assert ev.amount == Decimal("4000.00")
 
 
 def test_declarations_are_shown_not_evaluated(make_library) -> None:

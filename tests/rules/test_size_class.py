@@ -333,3 +333,54 @@ def test_duckdb_backend_agrees(lib: Any) -> None:
         if got[i][key] != expected or (got[i][key] is None) != (expected is None)
     ]
     assert not wrong, f"{len(wrong)} of {len(cases)} differ, first: {wrong[:5]}"
+
+
+# ---- a set of possible classes: decided as far as the known facts decide -----------------
+
+POSSIBLE = [
+    pytest.param({"industry": "H6210", X: 12}, ("small", "micro"), id="餐饮 12人, no revenue: small or micro"),
+    pytest.param({"industry": "C13", X: 20}, ("small", "micro"), id="工业 X=20, no revenue"),
+    pytest.param({"industry": "C13", X: 500}, ("medium", "small", "micro"), id="工业 X=500, no revenue"),
+    pytest.param({"industry": "F", X: 5}, ("small", "micro"), id="F X=5: wholesale small or micro, retail micro"),
+    pytest.param(
+        {"industry": "F", X: 30, Y: _value(Y, 6000)}, ("medium", "small"), id="F wholesale medium, retail small"
+    ),
+    pytest.param({"industry": "E47", Y: _value(Y, 100000)}, BANDS, id="建筑业 Y large, no Z: any class"),
+]
+
+
+@pytest.mark.parametrize(("profile", "possible"), POSSIBLE)
+def test_undecided_classes_keep_the_values_still_possible(lib: Any, profile: dict[str, Any], possible: tuple) -> None:
+    variables = derive(lib, profile)
+    assert variables["size_class"] is None
+    assert variables.possible["size_class"] == possible
+
+
+SMALL_OR_MICRO = "cn.stamp.small-micro-loan-contract"  # condition: size_class IN ('small', 'micro')
+
+
+@pytest.mark.parametrize(
+    ("profile", "verdict"),
+    [
+        ({"industry": "H6210", X: 12}, "eligible"),  # the restaurant: no revenue needed
+        ({"industry": "C13", X: 299}, "eligible"),  # under 300: never medium, whatever the revenue
+        ({"industry": "C13", X: 300}, "undetermined"),  # medium if revenue ≥ 2000万
+        ({"industry": "F", X: 30, Y: _value(Y, 6000)}, "undetermined"),  # wholesale medium, retail small
+        ({"industry": "I", X: 5}, "eligible"),  # micro in both rows
+        ({"industry": "J66", X: 5}, "undetermined"),  # 金融业: outside the table
+        ({X: 5}, "undetermined"),  # no industry
+    ],
+)
+def test_small_or_micro_decided_in_python_and_sql(lib: Any, profile: dict[str, Any], verdict: str) -> None:
+    from huiqi.rules.sqlquery import match_query
+
+    _, (ev,) = lib.evaluate(parse_profile(profile), AS_OF, [SMALL_OR_MICRO])
+    assert ev.verdict == verdict
+    con = duckdb.connect()
+    cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in PROFILE_COLUMNS.items())
+    con.execute(f"CREATE TABLE profiles ({cols})")
+    facts = parse_profile(profile).facts()
+    con.execute(f"INSERT INTO profiles VALUES ({', '.join('?' * len(facts))})", list(facts.values()))
+    sql = match_query(lib, AS_OF, policy_ids=[SMALL_OR_MICRO])
+    (row,) = con.execute(sql).fetchall()
+    assert row[1] == verdict

@@ -17,6 +17,7 @@ from huiqi.match import explain
 from huiqi.match.result import MatchResult
 from huiqi.profile import Profile, parse_profile
 from huiqi.rules import Condition, Evaluation, Library, Policy, load_library
+from huiqi.rules.library import Choice, choose
 
 _ORDER = {"eligible": 0, "undetermined": 1, "ineligible": 2}
 _OUTCOME = {True: "met", False: "unmet", None: "unknown"}
@@ -53,20 +54,26 @@ def answer(
     facts = profile.facts()
     params = library.params_at(as_of)
     evaluations = sorted(evaluations, key=lambda ev: (_ORDER[ev.verdict], -(ev.amount or 0), ev.policy.id))
+    choices = choose(evaluations)
+    # Exclusive groups count once, with their chosen member (two reduced CIT rates never add up).
+    left_out = {e.policy.id for c in choices.values() for e in c.members if e is not c.chosen}
     by_unit: dict[str, Decimal] = {}
     for ev in evaluations:
         benefit = ev.policy.definition.benefit
-        if ev.verdict == "eligible" and ev.amount is not None and benefit is not None:
+        if ev.verdict == "eligible" and ev.amount is not None and benefit is not None and ev.policy.id not in left_out:
             by_unit[benefit.unit] = by_unit.get(benefit.unit, Decimal("0.00")) + ev.amount
     counts = {verdict: sum(ev.verdict == verdict for ev in evaluations) for verdict in _ORDER}
     explained: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = {}
     explainer = explain.Explainer(library, facts, variables, params)
     layout = _layout(library)
     statics = _STATIC.get(library) or _STATIC.setdefault(library, {})
+    notes = {group: _choice(choice) for group, choice in choices.items()}
     return {
         "as_of": as_of.isoformat(),
         "variables": {k: jsonable(v) for k, v in variables.items()},
-        "results": [_result(ev, layout, statics, explainer, explained) for ev in evaluations],
+        "possible": {k: list(v) for k, v in variables.possible.items()},
+        "results": [_result(ev, layout, statics, explainer, explained, notes) for ev in evaluations],
+        "alternatives": list(notes.values()),
         "totals": {
             **counts,
             "eligible_amount": str(sum(by_unit.values(), Decimal("0.00"))),
@@ -88,12 +95,38 @@ def match(
     return MatchResult.model_validate(answer(profile, as_of, library, policy_ids))
 
 
+_CHINESE_COUNT = "零一两三四五六七八九十"
+
+
+def _choice(choice: Choice) -> dict[str, Any]:
+    """An exclusive group in the answer: its members, the one the totals take, and why."""
+    names = {e.policy.id: e.policy.definition.alternative.name for e in choice.members}  # type: ignore[union-attr]
+    n = len(choice.members)
+    count = _CHINESE_COUNT[n] if n < len(_CHINESE_COUNT) else str(n)
+    if choice.chosen is None:
+        note = f"{count}项择优享受，不能同时享受" if n > 1 else ""
+    else:
+        note = f"{count}项择优享受，按{names[choice.chosen.policy.id]}计" if n > 1 else ""
+        unknown = "、".join(names[e.policy.id] for e in choice.uncompared if e is not choice.chosen)
+        if unknown:
+            note += f"（{unknown}的金额无法估算，未作比较）"
+    return {
+        "group": choice.group,
+        "members": [e.policy.id for e in choice.members],
+        "names": names,
+        "chosen": None if choice.chosen is None else choice.chosen.policy.id,
+        "amount": None if choice.chosen is None or choice.chosen.amount is None else str(choice.chosen.amount),
+        "note": note,
+    }
+
+
 def _result(
     ev: Evaluation,
     layout: list[_Layout],
     statics: dict[int, dict[str, Any]],
     explainer: explain.Explainer,
     explained: dict[tuple[Any, ...], tuple[dict[str, Any], str]],
+    choices: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """One policy's result. ``explained`` is this answer's memo of condition entries:
     policies share conditions (``region LIKE '3399%'``, a size class, a credit rating), and
@@ -123,10 +156,20 @@ def _result(
             "missing": list(ev.amount_missing),
             "note": d.benefit.amount_note,
         }
+    alternative = None
+    if d.alternative is not None:
+        group = choices[d.alternative.group]
+        alternative = {
+            "group": group["group"],
+            "members": group["members"],
+            "chosen": group["chosen"] == d.id,
+            "note": group["note"],
+        }
     return {
         "policy_id": d.id,
         "title": d.title,
         "verdict": ev.verdict,
+        "alternative": alternative,
         "conditions": conditions,
         "missing": list(ev.missing),
         "benefit": benefit,

@@ -37,10 +37,27 @@ class Apply(BaseModel):
     url: str | None = None
 
 
+class AlternativeOf(BaseModel):
+    group: str = Field(description="exclusive group: benefits enjoyed one or the other, never both")
+    members: list[str]
+    chosen: bool = Field(description="the totals take this member (the best of the group)")
+    note: str = Field(description="e.g. 两项择优享受，按小型微利企业优惠计")
+
+
+class Alternatives(BaseModel):
+    group: str
+    members: list[str]
+    names: dict[str, str] = Field(description="policy id → how the note names it")
+    chosen: str | None = Field(description="the member the totals take; null when none is eligible")
+    amount: str | None
+    note: str
+
+
 class PolicyResult(BaseModel):
     policy_id: str
     title: str
     verdict: Verdict
+    alternative: AlternativeOf | None = Field(None, description="set when the policy is one of an exclusive group")
     conditions: list[ConditionResult]
     missing: list[str] = Field(description="profile fields that would decide an undetermined policy")
     benefit: Benefit | None
@@ -61,7 +78,10 @@ class Totals(BaseModel):
     eligible: int
     undetermined: int
     ineligible: int
-    eligible_amount: str = Field(description="sum of the eligible policies' known amounts, yuan (all units)")
+    eligible_amount: str = Field(
+        description="sum of the eligible policies' known amounts, yuan (all units); an exclusive group "
+        "counts once, with its chosen member"
+    )
     eligible_amount_by_unit: dict[str, str] = Field(
         default_factory=dict, description="the same sum per benefit unit (yuan, yuan/year, yuan/month, yuan/person)"
     )
@@ -70,5 +90,13 @@ class Totals(BaseModel):
 class MatchResult(BaseModel):
     as_of: dt.date
     variables: dict[str, Any]
+    possible: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="derived variables that are not decided but narrowed: the values still possible "
+        "(size_class of a restaurant with 12 staff and no revenue: small or micro)",
+    )
     results: list[PolicyResult]
+    alternatives: list[Alternatives] = Field(
+        default_factory=list, description="exclusive groups: the totals count only the chosen member"
+    )
     totals: Totals

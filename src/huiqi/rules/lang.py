@@ -9,9 +9,10 @@ variables and parameters an expression reads. The generators in ``pygen`` and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 
 import sqlglot
 from sqlglot import exp
@@ -39,6 +40,26 @@ class Symbol:
 
     type: str
     values: tuple[str, ...] = ()  # the allowed values of an enumerated string (or list items)
+    #: A set of possible values rather than one value: a CASE (or either()) choosing among
+    #: string literals, or a variable defined by one. See ``enum_values``.
+    enum: bool = False
+
+
+#: sqlglot ``node.meta`` key: the node is a set of possible enumerated values (its values).
+ENUM = "huiqi_enum"
+
+
+def enum_values(node: exp.Expr) -> tuple[str, ...] | None:
+    """The possible values of a node that stands for a *set* of values, else None.
+
+    A CASE whose results are string literals does not pick one branch when a test is
+    unknown: it may be any value of the branches the known facts leave open (``size_class``
+    of a restaurant with 12 staff and no revenue is small or micro). Both generators keep
+    such values as bit sets; comparisons over them are decided when every possible value
+    agrees, and any other use sees the one value, or unknown (``huiqi.rules.pygen``).
+    """
+    meta = node._meta  # no dict is created for the (many) nodes without one
+    return meta.get(ENUM) if meta else None
 
 
 @dataclass
@@ -67,9 +88,51 @@ class Expr:
     tree: exp.Expr
     type: str
     values: tuple[str, ...]  # enumerated values of the result, when known
+    enum: bool  # the result is a set of possible values (see enum_values)
     fields: frozenset[str]
     variables: frozenset[str]
     parameters: frozenset[str]
+
+
+MAX_ENUM_VALUES = 62  # a set of values is a BIGINT bit mask in SQL; bit 0 is "no value" (NULL)
+
+
+@dataclass(frozen=True)
+class EnumBits:
+    """The bit of every enumerated value of a library (one table, so sets compare directly).
+
+    Bit 0 (``NULL``) stands for "no value": a CASE branch ``THEN NULL`` or ``ELSE NULL``,
+    e.g. an industry the size table does not classify.
+    """
+
+    bits: Mapping[str, int]
+    NULL = 1
+
+    @classmethod
+    def of(cls, values: Iterable[str]) -> EnumBits:
+        ordered = list(dict.fromkeys(values))
+        if len(ordered) > MAX_ENUM_VALUES:
+            raise ExprError(f"枚举取值超过{MAX_ENUM_VALUES}个 / more than {MAX_ENUM_VALUES} enumerated values")
+        return cls({v: 1 << (i + 1) for i, v in enumerate(ordered)})
+
+    @cached_property
+    def all(self) -> int:
+        return (1 << (len(self.bits) + 1)) - 1
+
+    def mask(self, values: Iterable[str]) -> int:
+        return sum(self.bits[v] for v in set(values))
+
+    def decode(self, mask: int) -> str | None:
+        """The value of a set that holds exactly one (not "no value"); otherwise unknown."""
+        return self.singles.get(mask)
+
+    def possible(self, mask: int) -> tuple[str, ...]:
+        """The values a set may take, in table order ("no value" left out)."""
+        return tuple(v for v, bit in self.bits.items() if mask & bit)
+
+    @cached_property
+    def singles(self) -> dict[int, str]:
+        return {bit: v for v, bit in self.bits.items()}
 
 
 def parse(text: str) -> exp.Expr:
@@ -130,7 +193,29 @@ class _Checker:
             raise ExprError(
                 f"规则语言不支持 “{node.sql()}”（{type(node).__name__}） / not supported in the rule language"
             )
-        return handler(node)
+        sym = handler(node)
+        if sym.enum:
+            node.meta[ENUM] = sym.values
+        return sym
+
+    def _enum_of(self, syms: list[Symbol], nodes: list[exp.Expr | None], n: exp.Expr) -> Symbol:
+        """The union of results that are string literals, NULL or sets of values; else plain."""
+        sym = self._unify(syms, n)
+        plain = [
+            x
+            for x, s in zip(nodes, syms, strict=True)
+            if not (x is None or isinstance(x, exp.Null) or s.enum or (isinstance(x, exp.Literal) and x.is_string))
+        ]
+        if sym.type != STRING or plain:
+            return sym
+        values = tuple(
+            dict.fromkeys(
+                v
+                for x, s in zip(nodes, syms, strict=True)
+                for v in (s.values if s.enum else (str(x.this),) if isinstance(x, exp.Literal) else ())
+            )
+        )
+        return Symbol(STRING, values, enum=True)
 
     # --- leaves -------------------------------------------------------------
     def _paren(self, n: exp.Expr) -> Symbol:
@@ -192,7 +277,7 @@ class _Checker:
             else:
                 self._expect(a, t, f"{fname}()")
         if fn.result == SAME:
-            return self._unify(same, n)
+            return self._enum_of(same, list(args), n)
         return Symbol(fn.result)
 
     # --- logic --------------------------------------------------------------
@@ -261,12 +346,15 @@ class _Checker:
         if n.this is not None:
             raise ExprError("请用 CASE WHEN 条件 THEN … 的写法 / write CASE WHEN cond THEN …")
         results: list[Symbol] = []
+        outs: list[exp.Expr | None] = []
         for branch in n.args["ifs"]:
             self._expect(branch.this, BOOLEAN, "CASE WHEN")
             results.append(self.check(branch.args["true"]))
-        if n.args.get("default") is not None:
-            results.append(self.check(n.args["default"]))
-        return self._unify(results, n)
+            outs.append(branch.args["true"])
+        default = n.args.get("default")
+        results.append(self.check(default) if default is not None else Symbol(NULL))
+        outs.append(default)
+        return self._enum_of(results, outs, n)
 
     def _coalesce(self, n: exp.Expr) -> Symbol:
         return self._unify([self.check(a) for a in [n.this, *n.expressions]], n)
@@ -374,18 +462,6 @@ def _name_of(node: exp.Expr) -> str | None:
     return col.name if col is not None else None
 
 
-def _literal_enum(tree: exp.Expr, sym: Symbol) -> tuple[str, ...]:
-    """A CASE that yields only string literals has those literals as its values."""
-    if sym.values:
-        return sym.values
-    if isinstance(tree, exp.Case) and sym.type == STRING:
-        outs = [b.args["true"] for b in tree.args["ifs"]] + [tree.args.get("default")]
-        lits = [o for o in outs if o is not None and not isinstance(o, exp.Null)]
-        if lits and all(isinstance(o, exp.Literal) and o.is_string for o in lits):
-            return tuple(dict.fromkeys(str(o.this) for o in lits))
-    return ()
-
-
 def check(text: str, scope: Scope, *, expect: str | None = None) -> Expr:
     """Parse and type-check one expression; raise ExprError naming what is wrong."""
     tree = parse(text)
@@ -399,7 +475,8 @@ def check(text: str, scope: Scope, *, expect: str | None = None) -> Expr:
         text=text,
         tree=tree,
         type=sym.type,
-        values=_literal_enum(tree, sym),
+        values=sym.values,
+        enum=sym.enum,
         fields=frozenset(checker.fields),
         variables=frozenset(checker.variables),
         parameters=frozenset(checker.parameters),
@@ -434,3 +511,12 @@ def transitive_fields(expr: Expr, variable_fields: Mapping[str, frozenset[str]])
     for v in expr.variables:
         out |= variable_fields[v]
     return frozenset(out)
+
+
+def set_operands(a: exp.Expr, b: exp.Expr) -> tuple[exp.Expr, exp.Expr] | None:
+    """(set, other) when a comparison can be decided over a set of possible values: a set
+    against a string literal or against another set. Otherwise None (compare the values)."""
+    for x, y in ((a, b), (b, a)):
+        if enum_values(x) is not None and (enum_values(y) is not None or (isinstance(y, exp.Literal) and y.is_string)):
+            return x, y
+    return None

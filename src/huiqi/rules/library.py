@@ -15,8 +15,9 @@ from typing import Any, Literal, NamedTuple
 from huiqi.errors import HuiqiError, Message
 from huiqi.profile import FIELDS, Profile
 from huiqi.rules import pygen
-from huiqi.rules.lang import Expr, Symbol
+from huiqi.rules.lang import EnumBits, Expr, Symbol, enum_values
 from huiqi.rules.model import ParameterDef, PolicyDef, VariableDef
+from huiqi.rules.sqlgen import SqlGen
 
 PARAMETERS_FILE = "_parameters.yaml"
 VARIABLES_FILE = "_variables.yaml"
@@ -164,6 +165,67 @@ class Evaluation(NamedTuple):
     amount_missing: tuple[str, ...]  # facts the amount needs but the profile lacks
 
 
+class Choice(NamedTuple):
+    """An exclusive group (``alternative:``) for one enterprise: which member the totals take.
+
+    The chosen member is the eligible one with the largest known amount (ties: the one
+    earlier in the library); an eligible member whose amount is unknown is not compared
+    (``uncompared``), and is chosen only when no eligible member has a known amount.
+    """
+
+    group: str
+    members: tuple[Evaluation, ...]  # the members evaluated, in library order
+    chosen: Evaluation | None
+    uncompared: tuple[Evaluation, ...]
+
+
+def choose(evaluations: Iterable[Evaluation]) -> dict[str, Choice]:
+    """The choice of every exclusive group among ``evaluations`` (see :class:`Choice`)."""
+    groups: dict[str, list[Evaluation]] = {}
+    for ev in evaluations:
+        alt = ev.policy.definition.alternative
+        if alt is not None:
+            groups.setdefault(alt.group, []).append(ev)
+    out = {}
+    for group, members in groups.items():
+        members.sort(key=lambda e: e.policy.index)
+        candidates = [e for e in members if e.verdict == "eligible"]
+        chosen = max(candidates, key=_rank) if candidates else None
+        uncompared = tuple(e for e in candidates if e.amount is None and len(candidates) > 1)
+        out[group] = Choice(group, tuple(members), chosen, uncompared)
+    return out
+
+
+def _rank(ev: Evaluation) -> tuple[bool, Decimal, int]:
+    return (ev.amount is not None, ev.amount or Decimal(0), -ev.policy.index)
+
+
+class Variables(dict[str, Any]):
+    """Derived variable → value (None when unknown); ``possible`` names the values a
+    set-valued variable may still take when it is not decided (size_class: small or micro)."""
+
+    def __init__(self, values: dict[str, Any]):
+        super().__init__(values)
+        self.possible: dict[str, tuple[str, ...]] = {}
+
+
+def enum_table(variables: Sequence[Variable], policies: Sequence[Policy]) -> list[str]:
+    """Every enumerated value a set of possible values may hold, in a stable order."""
+    out: list[str] = []
+    trees = [v.expr.tree for v in variables]
+    for v in variables:
+        if v.expr.enum:
+            out += v.definition.values or v.expr.values
+    for p in policies:
+        trees += [c.expr.tree for c in p.evaluated if c.expr is not None]
+        if p.formula is not None:
+            trees.append(p.formula.tree)
+    for tree in trees:
+        for node in tree.walk():
+            out += enum_values(node) or ()
+    return list(dict.fromkeys(out))
+
+
 class Library:
     """A checked, compiled set of policies. Build with :func:`load_library`."""
 
@@ -182,22 +244,25 @@ class Library:
         self._params_cache: dict[dt.date, dict[str, Any]] = {}
         self._in_force_cache: dict[dt.date, list[Policy]] = {}
         self._explainers: dict[str, Callable[..., tuple[Any, int]]] = {}
+        self.enums = EnumBits.of(enum_table(variables, policies))
+        #: Variables stored as sets of possible values (decoded for the answer).
+        self.set_variables = tuple(v.name for v in variables if v.expr.enum)
         self._compile()
 
     # --- compilation ----------------------------------------------------------------------
     def _compile(self) -> None:
         module = pygen.Module()
         # Derived variables, in file order; a later one reads an earlier one's temporary.
-        em = pygen.Emitter(module, FIELD_BITS, explain=True)
+        em = pygen.Emitter(module, FIELD_BITS, explain=True, enums=self.enums)
         stores = []
         for var in self.variables:
-            value, deps = em.emit(var.expr.tree)
+            value, deps = em.emit_raw(var.expr.tree)
             em.variable_atoms[var.name] = (value, deps)
             stores.append(f"{var.name!r}: ({value}, {deps})")
         module.functions.append(_function("derive", "f, P, as_of", em.body(), None, ret="{" + ", ".join(stores) + "}"))
         # Every condition of every policy in one function, so conditions that policies
         # share are computed once per enterprise; explanations and amounts per policy.
-        em = pygen.Emitter(module, FIELD_BITS, explain=False)
+        em = pygen.Emitter(module, FIELD_BITS, explain=False, enums=self.enums)
         groups = []
         for policy in self.policies:
             values = [em.emit(c.expr.tree)[0] for c in policy.evaluated if c.expr is not None]
@@ -205,7 +270,7 @@ class Library:
         module.functions.append(_function("check_all", "f, v, P, as_of", em.body(), groups))
         for i, policy in enumerate(self.policies):
             if policy.formula is not None:
-                em = pygen.Emitter(module, FIELD_BITS, explain=False)
+                em = pygen.Emitter(module, FIELD_BITS, explain=False, enums=self.enums)
                 value, _ = em.emit(policy.formula.tree)
                 module.functions.append(_function(f"p{i}_amount", "f, v, P, as_of", em.body(), None, ret=value))
         ns = module.compile()
@@ -227,7 +292,7 @@ class Library:
         fn = self._explainers.get(expr.text)
         if fn is None:
             module = pygen.Module()
-            em = pygen.Emitter(module, FIELD_BITS, explain=True)
+            em = pygen.Emitter(module, FIELD_BITS, explain=True, enums=self.enums)
             value, deps = em.emit(expr.tree)
             module.functions.append(_function("explain", "f, v, vd, P, as_of", em.body(), None, ret=f"{value}, {deps}"))
             fn = self._explainers[expr.text] = module.compile()["explain"]
@@ -248,15 +313,26 @@ class Library:
             self._in_force_cache[as_of] = cached
         return cached
 
-    def derive(self, profile: Profile, as_of: dt.date) -> dict[str, Any]:
+    def derive(self, profile: Profile, as_of: dt.date) -> Variables:
         """The derived variables (size_class, age_years, …) of one enterprise on a date."""
         with decimal.localcontext(_CONTEXT):
             values, _ = self._derive(profile.facts(), self.params_at(as_of), as_of)
-        return dict(values)
+        return self._public(values)
+
+    def _public(self, values: dict[str, Any]) -> Variables:
+        """Variables as the answer shows them: a set of possible values becomes its one value,
+        or None with the values still possible in ``possible``."""
+        out = Variables(values)
+        for name in self.set_variables:
+            mask = values[name]
+            out[name] = self.enums.decode(mask)
+            if out[name] is None and mask != EnumBits.NULL:
+                out.possible[name] = self.enums.possible(mask)
+        return out
 
     def evaluate(
         self, profile: Profile, as_of: dt.date, policy_ids: Iterable[str] | None = None
-    ) -> tuple[dict[str, Any], list[Evaluation]]:
+    ) -> tuple[Variables, list[Evaluation]]:
         """Derived variables and one Evaluation per policy in force on ``as_of``."""
         facts = profile.facts()
         params = self.params_at(as_of)
@@ -300,13 +376,12 @@ class Library:
                     else:
                         amount_missing = field_names(deps_of(policy.formula))  # type: ignore[arg-type]
                 append(Evaluation(policy, verdict, outcomes, missing, amount, amount_missing))
-        return dict(v), out
+        return self._public(v), out
 
     # --- SQL backend ----------------------------------------------------------------------
-    def sql_generator(self, as_of: dt.date) -> Any:
-        from huiqi.rules.sqlgen import SqlGen
-
-        return SqlGen(as_of, self.params_at(as_of))
+    def sql_generator(self, as_of: dt.date) -> SqlGen:
+        """The SQL generator for ``as_of``: parameters in force then, this library's value bits."""
+        return SqlGen(as_of, self.params_at(as_of), self.enums)
 
     @cached_property
     def variable_fields(self) -> dict[str, frozenset[str]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlglot import exp
 
 from huiqi.profile import FIELDS, ProfileError, parse_profile
 from huiqi.rules import lang, yamlfile
@@ -211,7 +212,7 @@ class _Lint:
                 continue
             if vdef.values and vexpr.values and not set(vexpr.values) <= set(vdef.values):
                 self.error(vfile, line, f"变量 {name} 的取值 {vexpr.values} 超出 values 列表")
-            self.scope.variables[name] = Symbol(vexpr.type, tuple(vdef.values) or vexpr.values)
+            self.scope.variables[name] = Symbol(vexpr.type, tuple(vdef.values) or vexpr.values, vexpr.enum)
             fields = lang.transitive_fields(vexpr, {v.name: v.fields for v in self.variables})
             self.variables.append(Variable(name, vdef, vexpr, fields))
 
@@ -258,7 +259,26 @@ class _Lint:
 
     # --- 5. alternatives --------------------------------------------------------------------
     def check_alternatives(self) -> None:
-        pass
+        """Members of one group: at least two, each with a benefit in the same unit."""
+        docs = {pd.definition.id: pd for pd in self.documents}
+        groups: dict[str, list[Policy]] = {}
+        for policy in self.policies:
+            if policy.definition.alternative is not None:
+                groups.setdefault(policy.definition.alternative.group, []).append(policy)
+        for group, members in groups.items():
+            units = {m.definition.benefit.unit if m.definition.benefit else None for m in members}
+            for m in members:
+                pd = docs[m.id]
+                line = yamlfile.line_of(pd.doc, ["alternative", "group"])
+                if len(members) < 2:
+                    message = f"择优组 “{group}” 只有这一项政策 / an exclusive group needs two or more policies"
+                    self.error(pd.path, line, message, policy_id=m.id, name=group)
+                elif None in units or len(units) > 1:
+                    message = (
+                        f"择优组 “{group}” 的政策须都有金额且单位相同（{'、'.join(sorted(map(str, units)))}） / "
+                        "members of an exclusive group need benefits in one unit"
+                    )
+                    self.error(pd.path, line, message, policy_id=m.id, name=group)
 
     # --- 6. warnings ------------------------------------------------------------------------
     def warn(self) -> None:
@@ -284,6 +304,24 @@ class _Lint:
             )
         for text in pdef.unverified:
             note(["unverified"], f"未核实 / unverified: {text}")
+        for cond in policy.evaluated:
+            assert cond.expr is not None
+            for like in cond.expr.tree.find_all(exp.Like):
+                pattern = like.expression
+                if (
+                    isinstance(like.this, exp.Column)
+                    and like.this.name == "industry"
+                    and isinstance(pattern, exp.Literal)
+                    and lang.like_is_prefix(str(pattern.this))
+                    and len(str(pattern.this)) > 2
+                ):
+                    prefix = str(pattern.this)[:-1]
+                    note(
+                        ["conditions"],
+                        f"条件 {cond.id}: industry LIKE '{prefix}%' 把只写到更粗一级的行业代码（如 {prefix[0]}）"
+                        f"判为不属于；请写 within(industry, '{prefix}')，这类代码会判为无法确定 / "
+                        f"use within(industry, '{prefix}') so that coarser codes are undetermined",
+                    )
         for name in sorted(policy.parameters):
             if self.parameters[name].at(pdef.valid_from) is None:
                 note(["valid_from"], f"参数 {name} 在 {pdef.valid_from} 没有取值 / no value when the policy starts")

@@ -100,6 +100,15 @@ class BenefitDef(_Strict):
     amount_note: str | None = None
 
 
+class AlternativeDef(_Strict):
+    """Membership of an exclusive group: benefits an enterprise enjoys one of, never both
+    (a 高新技术企业 that is also a 小型微利企业 pays one reduced CIT rate). Totals take the
+    best member and say which."""
+
+    group: str = Field(pattern=r"^[a-z0-9]+(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
+    name: str = Field(min_length=2, max_length=40)  # how the answer names this choice: "按{name}计"
+
+
 class ApplyDef(_Strict):
     mode: Literal["免申即享", "申报享受", "申请审批"]
     channel: str
@@ -158,6 +167,7 @@ class PolicyDef(_Strict):
     parameters: dict[str, ParameterDef] = {}
     conditions: list[ConditionDef] = Field(min_length=1)
     benefit: BenefitDef | None = None
+    alternative: AlternativeDef | None = None
     apply: ApplyDef
     tests: list[PolicyTest] = []
 

@@ -23,7 +23,16 @@ from typing import Any
 from sqlglot import exp
 
 from huiqi.rules.functions import RULE_FUNCTIONS
-from huiqi.rules.lang import MAX_SCALE, date_literal, decimal_literal, like_is_prefix, param_name
+from huiqi.rules.lang import (
+    MAX_SCALE,
+    EnumBits,
+    date_literal,
+    decimal_literal,
+    enum_values,
+    like_is_prefix,
+    param_name,
+    set_operands,
+)
 
 _Q6 = Decimal(1).scaleb(-MAX_SCALE)
 
@@ -110,6 +119,11 @@ class Module:
             self.namespace[name] = value
         return name
 
+    def named(self, name: str, value: Any) -> str:
+        """A value under a fixed name (for values that are not hashable, e.g. a dict)."""
+        self.namespace[name] = value
+        return name
+
     def compile(self, filename: str = "<huiqi rules>") -> dict[str, Callable[..., Any]]:
         source = "\n\n".join(self.functions)
         with warnings.catch_warnings():
@@ -123,10 +137,11 @@ class Module:
 class Emitter:
     """Emits the statements of one function body."""
 
-    def __init__(self, module: Module, field_bits: dict[str, int], *, explain: bool):
+    def __init__(self, module: Module, field_bits: dict[str, int], *, explain: bool, enums: EnumBits | None = None):
         self.module = module
         self.field_bits = field_bits
         self.explain = explain
+        self.enums = enums or EnumBits({})
         self.lines: list[str] = []
         self._n = 0
         self._memo: dict[str, str] = {}  # code → the temporary already holding it
@@ -153,9 +168,64 @@ class Emitter:
 
     def emit(self, node: exp.Expr) -> tuple[str, str]:
         """Python atoms for (value, missing-fact bits); bits are "0" in plain mode."""
+        if enum_values(node) is not None:
+            # A set of possible values read as one value: that value, or unknown.
+            m, dm = self.emit_set(node)
+            return self.tmp(f"{self._decoder()}.get({m})"), dm
         handler = getattr(self, "_" + type(node).__name__.lower())
         result: tuple[str, str] = handler(node)
         return result
+
+    def emit_raw(self, node: exp.Expr) -> tuple[str, str]:
+        """A variable's stored form: the bit set of a set-valued expression, else its value."""
+        return self.emit_set(node) if enum_values(node) is not None else self.emit(node)
+
+    # --- sets of possible values (enumerated CASE, either(), the variables they define) ---
+    def emit_set(self, node: exp.Expr) -> tuple[str, str]:
+        """Atoms for (bit set of the possible values, missing-fact bits). See lang.enum_values."""
+        if isinstance(node, exp.Paren):
+            return self.emit_set(node.this)
+        if isinstance(node, exp.Literal):
+            return str(self.enums.bits[str(node.this)]), "0"
+        if isinstance(node, exp.Null):
+            return str(EnumBits.NULL), "0"
+        if isinstance(node, exp.Column):
+            return self._column(node)  # a set-valued variable is stored as its bit set
+        if isinstance(node, exp.Anonymous):  # either(a, b): any value of either
+            (a, da), (b, db) = self.emit_set(node.expressions[0]), self.emit_set(node.expressions[1])
+            return self.tmp(f"{a} | {b}"), self._deps(f"{da} | {db}")
+        assert isinstance(node, exp.Case), node
+        default = node.args.get("default")
+        value, deps = self.emit_set(default) if default is not None else (str(EnumBits.NULL), "0")
+        for branch in reversed(node.args["ifs"]):
+            (c, dc), (r, dr) = self.emit(branch.this), self.emit_set(branch.args["true"])
+            # TRUE: this branch; FALSE: the rest; unknown: this branch or the rest. What would
+            # decide an unknown test is asked for first (then the branch it leads to), as an
+            # officer would: "which industry?" before "what revenue?".
+            value = self.tmp(f"{r} if {c} is True else ({value} if {c} is False else ({r} | {value}))")
+            deps = self._deps(
+                f"{dc} | {dr} if {c} is True else ({dc} | {deps} if {c} is False else ({dc} or {dr} | {deps}))"
+            )
+        return value, deps
+
+    def _decoder(self) -> str:
+        return self.module.named("_dec", self.enums.singles)
+
+    def _set_test(self, n: exp.Expr, subject: exp.Expr, values: list[str], negate: bool) -> tuple[str, str]:
+        """``set IN (values)``: true when every possible value is in, false when none is."""
+        m, dm = self.emit_set(subject)
+        inside = self.enums.mask(values)
+        outside = self.enums.all & ~inside  # includes "no value": NULL IN (…) is unknown
+        yes, no = ("False", "True") if negate else ("True", "False")
+        code = f"{yes} if not ({m} & {outside}) else ({no} if not ({m} & {inside | EnumBits.NULL}) else None)"
+        return self.tmp(code), dm
+
+    def _set_equal(self, a_node: exp.Expr, b_node: exp.Expr, negate: bool) -> tuple[str, str]:
+        (a, da), (b, db) = self.emit_set(a_node), self.emit_set(b_node)
+        yes, no = ("False", "True") if negate else ("True", "False")
+        one = f"{a} == {b} and {a} != {EnumBits.NULL} and not ({a} & ({a} - 1))"
+        none = f"not ({a} & {b}) and not (({a} | {b}) & {EnumBits.NULL})"
+        return self.tmp(f"{yes} if {one} else ({no} if {none} else None)"), self._deps(f"{da} | {db}")
 
     def _deps(self, code: str) -> str:
         return self.tmp(code) if self.explain else "0"
@@ -252,11 +322,22 @@ class Emitter:
         return self.tmp(f"None if {a} is None else (not {a})"), da
 
     def _is(self, n: exp.Expr) -> tuple[str, str]:
+        if enum_values(n.this) is not None:  # unknown unless exactly one value is possible
+            m, dm = self.emit_set(n.this)
+            return self.tmp(f"{m} == {EnumBits.NULL} or ({m} & ({m} - 1)) != 0"), dm
         a, da = self.emit(n.this)
         return self.tmp(f"{a} is None"), da
 
     # --- comparisons --------------------------------------------------------------------
     def _compare(self, n: exp.Expr) -> tuple[str, str]:
+        if isinstance(n, exp.EQ | exp.NEQ):
+            sets = set_operands(n.this, n.expression)
+            if sets is not None:
+                subject, other = sets
+                negate = isinstance(n, exp.NEQ)
+                if isinstance(other, exp.Literal):
+                    return self._set_test(n, subject, [str(other.this)], negate)
+                return self._set_equal(subject, other, negate)
         (a, da), (b, db) = self.emit(n.this), self.emit(n.expression)
         return self._nullsafe(f"{a} {_COMPARE[type(n)]} {b}", a, b, deps=(da, db))
 
@@ -270,6 +351,8 @@ class Emitter:
 
     def _in(self, n: exp.Expr) -> tuple[str, str]:
         items = n.expressions
+        if enum_values(n.this) is not None and all(isinstance(i, exp.Literal) and i.is_string for i in items):
+            return self._set_test(n, n.this, [str(i.this) for i in items], bool(n.args.get("negate")))
         if all(isinstance(i, exp.Literal) for i in items):
             a, da = self.emit(n.this)
             consts = tuple(str(i.this) if i.is_string else decimal_literal(i) for i in items)
@@ -301,17 +384,22 @@ class Emitter:
 
     # --- CASE, COALESCE -----------------------------------------------------------------
     def _case(self, n: exp.Expr) -> tuple[str, str]:
-        branches = [(self.emit(b.this), self.emit(b.args["true"])) for b in n.args["ifs"]]
+        """The first TRUE branch; a branch whose test is unknown may be the one, so the value
+        is known only when it agrees with every branch the known facts leave open."""
         default = n.args.get("default")
-        dv, dd = self.emit(default) if default is not None else ("None", "0")
-        seen = [dc for (_, dc), _ in branches]
-        value, deps = dv, f"({' | '.join([*seen, dd])})"
-        # Built inside out: the first TRUE condition wins; unknown counts as not TRUE.
-        for i in range(len(branches) - 1, -1, -1):
-            (c, _), (r, dr) = branches[i]
-            value = f"({r} if {c} is True else {value})"
-            deps = f"(({' | '.join([*seen[: i + 1], dr])}) if {c} is True else {deps})"
-        return self.tmp(value), self._deps(deps)
+        value, deps = self.emit(default) if default is not None else ("None", "0")
+        for branch in reversed(n.args["ifs"]):
+            (c, dc), (r, dr) = self.emit(branch.this), self.emit(branch.args["true"])
+            value = self.tmp(
+                f"{r} if {c} is True else ({value} if {c} is False else ({value} if {r} == {value} else None))"
+            )
+            # An unknown test that did not matter (the branches agree) decides nothing; one that
+            # does is asked for first (see emit_set).
+            deps = self._deps(
+                f"{dc} | {dr} if {c} is True else ({dc} | {deps} if {c} is False else "
+                f"({dr} | {deps} if {value} is not None else ({dc} or {dr} | {deps})))"
+            )
+        return value, deps
 
     def _coalesce(self, n: exp.Expr) -> tuple[str, str]:
         args = [self.emit(a) for a in [n.this, *n.expressions]]

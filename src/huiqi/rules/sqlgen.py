@@ -22,7 +22,7 @@ from typing import Any
 from sqlglot import exp
 
 from huiqi.rules.functions import RULE_FUNCTIONS
-from huiqi.rules.lang import ExprError, date_literal, decimal_literal, param_name
+from huiqi.rules.lang import EnumBits, ExprError, date_literal, decimal_literal, enum_values, param_name, set_operands
 
 DECIMAL_6 = exp.DataType.build("DECIMAL(38, 6)")
 #: Nodes that mean the same in SQL as in the rule language: rebuilt with translated children.
@@ -94,11 +94,14 @@ def _round6(e: exp.Expr) -> exp.Expr:
 class SqlGen:
     """Rebuilds checked trees as SQL for one ``as_of`` date and its parameter values."""
 
-    def __init__(self, as_of: dt.date, params: Mapping[str, Any]):
+    def __init__(self, as_of: dt.date, params: Mapping[str, Any], enums: EnumBits | None = None):
         self.as_of = as_of
         self.params = params
+        self.enums = enums or EnumBits({})
 
     def sql(self, node: exp.Expr) -> exp.Expr:
+        if enum_values(node) is not None:
+            return self.decode(self.sql_set(node))
         handler: Callable[[exp.Expr], exp.Expr] | None = getattr(self, "_" + type(node).__name__.lower(), None)
         if handler is not None:
             return handler(node)
@@ -116,6 +119,118 @@ class SqlGen:
             elif isinstance(arg, list):
                 out.set(key, [self.sql(a) if isinstance(a, exp.Expr) else a for a in arg])
         return out
+
+    def decode(self, mask: exp.Expr) -> exp.Expr:
+        """A set of possible values read as one value: that value, or unknown (NULL)."""
+        singles = self.enums.singles
+        return exp.Case(
+            this=mask,
+            ifs=[exp.If(this=exp.Literal.number(bit), true=exp.Literal.string(v)) for bit, v in singles.items()],
+        )
+
+    def sql_raw(self, node: exp.Expr) -> exp.Expr:
+        """A variable's stored form: the bit set of a set-valued expression, else its value."""
+        return self.sql_set(node) if enum_values(node) is not None else self.sql(node)
+
+    # --- sets of possible values (see huiqi.rules.lang.enum_values and pygen) --------------
+    def sql_set(self, node: exp.Expr) -> exp.Expr:
+        """The bit set (BIGINT) of the values a set-valued node may take."""
+        if isinstance(node, exp.Paren):
+            return self.sql_set(node.this)
+        if isinstance(node, exp.Literal):
+            return exp.Literal.number(self.enums.bits[str(node.this)])
+        if isinstance(node, exp.Null):
+            return exp.Literal.number(EnumBits.NULL)
+        if isinstance(node, exp.Column):
+            return exp.column(node.name, quoted=True)
+        if isinstance(node, exp.Anonymous):  # either(a, b)
+            a, b = (self.sql_set(x) for x in node.expressions)
+            return exp.Paren(this=exp.BitwiseOr(this=a, expression=b))
+        assert isinstance(node, exp.Case), node
+        default = node.args.get("default")
+        rest = self.sql_set(default) if default is not None else exp.Literal.number(EnumBits.NULL)
+        for branch in reversed(node.args["ifs"]):
+            c, r = self.sql(branch.this), self.sql_set(branch.args["true"])
+            # this branch's values when its test may be true; the rest's when it is not surely true
+            maybe = exp.Coalesce(this=c.copy(), expressions=[exp.true()])
+            mine = exp.Case(ifs=[exp.If(this=maybe, true=r)], default=exp.Literal.number(0))
+            others = exp.Case(ifs=[exp.If(this=c, true=exp.Literal.number(0))], default=rest)
+            rest = exp.Paren(this=exp.BitwiseOr(this=mine, expression=others))
+        return rest
+
+    def _set_test(self, subject: exp.Expr, values: list[str], negate: bool) -> exp.Expr:
+        m = self.sql_set(subject)
+        inside = self.enums.mask(values)
+        outside = self.enums.all & ~inside
+        yes, no = (exp.false(), exp.true()) if negate else (exp.true(), exp.false())
+        return exp.Case(
+            ifs=[
+                exp.If(this=_bits_clear(m, outside), true=yes),
+                exp.If(this=_bits_clear(m, inside | EnumBits.NULL), true=no),
+            ]
+        )
+
+    def _set_equal(self, a_node: exp.Expr, b_node: exp.Expr, negate: bool) -> exp.Expr:
+        a, b = self.sql_set(a_node), self.sql_set(b_node)
+        yes, no = (exp.false(), exp.true()) if negate else (exp.true(), exp.false())
+        one = exp.and_(
+            exp.EQ(this=a.copy(), expression=b.copy()),
+            exp.NEQ(this=a.copy(), expression=exp.Literal.number(EnumBits.NULL)),
+            _single(a),
+        )
+        none = exp.and_(
+            exp.EQ(this=exp.Paren(this=exp.BitwiseAnd(this=a.copy(), expression=b.copy())), expression=_ZERO.copy()),
+            _bits_clear(exp.Paren(this=exp.BitwiseOr(this=a.copy(), expression=b.copy())), EnumBits.NULL),
+        )
+        return exp.Case(ifs=[exp.If(this=one, true=yes), exp.If(this=none, true=no)])
+
+    def _compare_sets(self, n: exp.Expr) -> exp.Expr | None:
+        sets = set_operands(n.this, n.expression)
+        if sets is None:
+            return None
+        subject, other = sets
+        negate = isinstance(n, exp.NEQ)
+        if isinstance(other, exp.Literal):
+            return self._set_test(subject, [str(other.this)], negate)
+        return self._set_equal(subject, other, negate)
+
+    def _eq(self, n: exp.Expr) -> exp.Expr:
+        return self._compare_sets(n) or exp.EQ(this=self.sql(n.this), expression=self.sql(n.expression))
+
+    def _neq(self, n: exp.Expr) -> exp.Expr:
+        return self._compare_sets(n) or exp.NEQ(this=self.sql(n.this), expression=self.sql(n.expression))
+
+    def _is(self, n: exp.Expr) -> exp.Expr:
+        if enum_values(n.this) is None:
+            return exp.Is(this=exp.Paren(this=self.sql(n.this)), expression=exp.null())
+        m = self.sql_set(n.this)  # unknown unless exactly one value is possible
+        none = exp.EQ(this=m.copy(), expression=exp.Literal.number(EnumBits.NULL))
+        return exp.Paren(this=exp.or_(none, exp.Not(this=_single(m))))
+
+    # --- CASE ---------------------------------------------------------------------------------
+    def _case(self, n: exp.Expr) -> exp.Expr:
+        """The first TRUE branch, known only when it agrees with every branch whose test is
+        unknown before it (see pygen._case). SQL's own CASE gives that branch; a second CASE
+        walks the branches in order and checks the unknown ones agree with it."""
+        ifs = [(self.sql(b.this), self.sql(b.args["true"]), b.this) for b in n.args["ifs"]]
+        default = n.args.get("default")
+        chosen = exp.Case(
+            ifs=[exp.If(this=c, true=r) for c, r, _ in ifs],
+            default=self.sql(default) if default is not None else None,
+        )
+        checks: list[exp.If] = []
+        for c, r, tree in ifs:
+            checks.append(exp.If(this=c.copy(), true=exp.true()))
+            if not _never_unknown(tree):
+                equal = exp.EQ(this=exp.Paren(this=r.copy()), expression=exp.Paren(this=chosen.copy()))
+                same = exp.Coalesce(this=equal, expressions=[exp.false()])
+                unknown = exp.Is(this=exp.Paren(this=c.copy()), expression=exp.null())
+                unknown_and_other = exp.and_(unknown, exp.Not(this=same))
+                checks.append(exp.If(this=unknown_and_other, true=exp.false()))
+        if all(isinstance(i.args["true"], exp.Boolean) and i.args["true"].this for i in checks):
+            return chosen  # no test can be unknown
+        agree = exp.Case(ifs=checks, default=exp.true())
+        return exp.Case(ifs=[exp.If(this=agree, true=chosen)])
 
     def _column(self, n: exp.Expr) -> exp.Expr:
         if n.name == "as_of":
@@ -142,6 +257,8 @@ class SqlGen:
         return exp.Not(this=like) if n.args.get("negate") else like
 
     def _in(self, n: exp.Expr) -> exp.Expr:
+        if enum_values(n.this) is not None and all(isinstance(i, exp.Literal) and i.is_string for i in n.expressions):
+            return self._set_test(n.this, [str(i.this) for i in n.expressions], bool(n.args.get("negate")))
         inside = exp.In(this=self.sql(n.this), expressions=[self.sql(e) for e in n.expressions])
         return exp.Not(this=inside) if n.args.get("negate") else inside
 
@@ -181,3 +298,25 @@ class SqlGen:
 
     def _ceil(self, n: exp.Expr) -> exp.Expr:
         return cast(exp.Ceil(this=self.sql(n.this)), DECIMAL_6)
+
+
+_ZERO = exp.Literal.number(0)
+
+
+def _bits_clear(m: exp.Expr, bits: int) -> exp.Expr:
+    """``(m & bits) = 0``: none of these values is possible."""
+    masked = exp.Paren(this=exp.BitwiseAnd(this=m.copy(), expression=exp.Literal.number(bits)))
+    return exp.EQ(this=masked, expression=_ZERO.copy())
+
+
+def _single(m: exp.Expr) -> exp.Expr:
+    """``(m & (m - 1)) = 0``: at most one value is possible."""
+    minus_one = exp.Paren(this=exp.Sub(this=m.copy(), expression=exp.Literal.number(1)))
+    return exp.EQ(this=exp.Paren(this=exp.BitwiseAnd(this=m.copy(), expression=minus_one)), expression=_ZERO.copy())
+
+
+def _never_unknown(test: exp.Expr) -> bool:
+    """Tests that are never unknown: ``x IS [NOT] NULL`` and TRUE / FALSE."""
+    while isinstance(test, exp.Paren | exp.Not):
+        test = test.this
+    return isinstance(test, exp.Is | exp.Boolean)

@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from huiqi.profile import FIELDS
 from huiqi.rules.library import FIELD_BITS, Library, Policy
-from huiqi.rules.sqlgen import DECIMAL_2, SqlGen, cast
+from huiqi.rules.sqlgen import DECIMAL_2, cast
 
 #: The profile table's columns and DuckDB types, from the single field registry.
 PROFILE_COLUMNS: dict[str, str] = {name: spec.kind_spec.sql for name, spec in FIELDS.items()}
@@ -65,10 +65,10 @@ class Plan:
 
     # --- SQL building blocks ----------------------------------------------------------------
     def _layers(self, source: str) -> tuple[list[tuple[str, exp.Select]], str]:
-        gen = SqlGen(self.as_of, self.library.params_at(self.as_of))
+        gen = self.library.sql_generator(self.as_of)
         ctes: list[tuple[str, exp.Select]] = [("v0", exp.select("*").from_(exp.to_table(source)))]
         for i, var in enumerate(self.library.variables, start=1):
-            layer = exp.select("*", exp.alias_(gen.sql(var.expr.tree), var.name, quoted=True)).from_(f"v{i - 1}")
+            layer = exp.select("*", exp.alias_(gen.sql_raw(var.expr.tree), var.name, quoted=True)).from_(f"v{i - 1}")
             ctes.append((f"v{i}", layer))
         last = f"v{len(self.library.variables)}"
         conds = exp.select("*").from_(last)
@@ -117,7 +117,7 @@ class Plan:
     def _formula(self, p: PolicyPlan) -> exp.Expr | None:
         if p.policy.formula is None:
             return None
-        gen = SqlGen(self.as_of, self.library.params_at(self.as_of))
+        gen = self.library.sql_generator(self.as_of)
         return cast(gen.sql(p.policy.formula.tree), DECIMAL_2)
 
     def with_layers(self, query: exp.Select, source: str) -> exp.Select:
@@ -143,6 +143,58 @@ class Plan:
             return cast(exp.null(), DECIMAL_2)
         met = exp.column(f"{p.id}:met", quoted=True)
         return exp.Case(ifs=[exp.If(this=exp.Not(this=met), true=exp.null())], default=formula)
+
+    # --- exclusive groups (alternative:) ----------------------------------------------------
+    @property
+    def groups(self) -> dict[str, list[PolicyPlan]]:
+        """Exclusive group → its planned members, in library order."""
+        out: dict[str, list[PolicyPlan]] = {}
+        for p in self.policies:
+            alt = p.policy.definition.alternative
+            if alt is not None:
+                out.setdefault(alt.group, []).append(p)
+        for members in out.values():
+            members.sort(key=lambda p: p.policy.index)
+        return out
+
+    def choice_sql(self, group: str) -> tuple[exp.Expr, exp.Expr]:
+        """(the chosen member's id, its amount) for one group, as ``huiqi.rules.library.choose``:
+        the eligible member with the largest known amount, ties to the earlier one; one with an
+        unknown amount only when no eligible member's amount is known."""
+        members = self.groups[group]
+        eligible = {
+            p.id: exp.Coalesce(this=exp.column(f"{p.id}:met", quoted=True), expressions=[exp.false()]) for p in members
+        }
+        amount = {p.id: self._formula(p) or cast(exp.null(), DECIMAL_2) for p in members}
+
+        def beats(i: int, j: int) -> exp.Expr:
+            a, b = amount[members[i].id], amount[members[j].id]
+            known_vs_unknown = exp.and_(_not_null(a), exp.Is(this=b.copy(), expression=exp.null()))
+            if i < j:  # the earlier member wins a tie
+                larger = exp.Coalesce(this=exp.GTE(this=a.copy(), expression=b.copy()), expressions=[exp.false()])
+                return exp.or_(exp.Is(this=b.copy(), expression=exp.null()), larger)
+            larger = exp.Coalesce(this=exp.GT(this=a.copy(), expression=b.copy()), expressions=[exp.false()])
+            return exp.or_(known_vs_unknown, larger)
+
+        chosen_if, amount_if = [], []
+        for i, p in enumerate(members):
+            others = [
+                exp.or_(exp.Not(this=eligible[q.id].copy()), beats(i, j)) for j, q in enumerate(members) if j != i
+            ]
+            test = exp.and_(eligible[p.id].copy(), *others)
+            chosen_if.append(exp.If(this=test, true=exp.Literal.string(p.id)))
+            amount_if.append(exp.If(this=test.copy(), true=amount[p.id].copy()))
+        return exp.Case(ifs=chosen_if), exp.Case(ifs=amount_if)
+
+    def _group_columns(self) -> list[exp.Expr]:
+        cols: list[exp.Expr] = []
+        for group in self.groups:
+            chosen, amount = self.choice_sql(group)
+            cols += [
+                exp.alias_(chosen, f"{group}:chosen", quoted=True, copy=False),
+                exp.alias_(amount, f"{group}:amount", quoted=True, copy=False),
+            ]
+        return cols
 
     def mask_sql(self, p: PolicyPlan) -> exp.Expr:
         """The NULL fields read by the policy's unknown conditions, as a FIELD_BITS mask.
@@ -178,6 +230,7 @@ class Plan:
                 exp.alias_(self.mask_sql(p), f"{p.id}:mask", quoted=True, copy=False),
                 copy=False,
             )
+        q = q.select(*self._group_columns(), copy=False)
         return self.with_layers(q, source)
 
     def summary_query(self, source: str) -> exp.Select:
@@ -200,6 +253,10 @@ class Plan:
                 only_met = exp.Mul(this=formula, expression=flag)
                 cols.append(exp.alias_(exp.Sum(this=only_met), f"{p.id}:amount", quoted=True, copy=False))
             q = q.select(*cols, copy=False)
+        # Per exclusive group: the sum of the chosen members' amounts (never the members' sum).
+        for group in self.groups:
+            _, amount = self.choice_sql(group)
+            q = q.select(exp.alias_(exp.Sum(this=amount), f"{group}:amount", quoted=True, copy=False), copy=False)
         return self.with_layers(q, source)
 
     def sql(self, query: exp.Select, dialect: str = "duckdb") -> str:
@@ -230,7 +287,7 @@ def _bit_or(items: Sequence[exp.Expr]) -> exp.Expr:
 
 def plan_for(library: Library, as_of: dt.date, policies: Sequence[Policy], key: str = "uscc") -> Plan:
     """Compile ``policies`` of ``library`` for ``as_of``, each distinct condition once."""
-    gen = SqlGen(as_of, library.params_at(as_of))
+    gen = library.sql_generator(as_of)
     plan = Plan(library, as_of, [], key=key)
     index: dict[str, int] = {}
     for policy in policies:
@@ -249,6 +306,22 @@ def plan_for(library: Library, as_of: dt.date, policies: Sequence[Policy], key: 
     return plan
 
 
+def variables_query(
+    library: Library, as_of: dt.date, source: str = "profiles", *, key: str = "uscc", dialect: str = "duckdb"
+) -> str:
+    """SQL giving every derived variable of every row of ``source`` as the answer shows it:
+    a set of possible values (size_class) as its one value, or NULL."""
+    plan = Plan(library, as_of, [], key=key)
+    gen = library.sql_generator(as_of)
+    query = exp.select(exp.column(key, quoted=True)).from_("m")
+    for var in library.variables:
+        value = exp.column(var.name, quoted=True)
+        if var.expr.enum:
+            value = gen.decode(value)
+        query = query.select(exp.alias_(value, var.name, quoted=True), copy=False)
+    return plan.sql(plan.with_layers(query, source), dialect)
+
+
 def match_query(
     library: Library,
     as_of: dt.date,
@@ -262,7 +335,8 @@ def match_query(
     """SQL evaluating every policy in force on ``as_of`` for every row of ``source``.
 
     One row per enterprise: ``key``, then ``<id>:verdict`` and ``<id>:amount`` per policy,
-    and ``<id>:<condition id>`` (TRUE / FALSE / NULL) when ``with_conditions``.
+    ``<id>:<condition id>`` (TRUE / FALSE / NULL) when ``with_conditions``, and per exclusive
+    group ``<group>:chosen`` (a policy id or NULL) and ``<group>:amount``.
     """
     policies = library.in_force(as_of)
     if policy_ids is not None:
@@ -279,4 +353,9 @@ def match_query(
         if with_conditions:
             for cond, n in zip(p.policy.evaluated, p.conditions, strict=True):
                 query = query.select(exp.alias_(exp.column(_cond(n), quoted=True), f"{p.id}:{cond.id}", quoted=True))
+    query = query.select(*plan._group_columns(), copy=False)
     return plan.sql(plan.with_layers(query, source), dialect)
+
+
+def _not_null(e: exp.Expr) -> exp.Expr:
+    return exp.Not(this=exp.Is(this=e.copy(), expression=exp.null()))
