@@ -315,7 +315,7 @@ def variables_query(
     gen = library.sql_generator(as_of)
     query = exp.select(exp.column(key, quoted=True)).from_("m")
     for var in library.variables:
-        value = exp.column(var.name, quoted=True)
+        value: exp.Expr = exp.column(var.name, quoted=True)
         if var.expr.enum:
             value = gen.decode(value)
         query = query.select(exp.alias_(value, var.name, quoted=True), copy=False)
