@@ -113,7 +113,7 @@ def max_amount(text: str) -> Decimal | None:
 
 def industry_prefixes(tree: exp.Expr) -> set[str]:
     """The industry code prefixes a condition asks for, outside any NOT: ``industry LIKE
-    'I65%'``, ``industry = 'C3911'``, ``industry_section IN ('B', 'C')``,
+    'I65%'``, ``within(industry, 'H62')``, ``industry = 'C3911'``, ``industry_section IN ('B', 'C')``,
     ``substr(industry, 1, 3) IN ('G54', …)``."""
     out: set[str] = set()
 
@@ -142,6 +142,9 @@ def industry_prefixes(tree: exp.Expr) -> set[str]:
             return
         if isinstance(node, exp.In) and reads_industry(node.this):
             out.update(strings(node))
+            return
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "within" and reads_industry(node.expressions[0]):
+            out.update(strings(node.expressions[1]))  # within(industry, 'H62')
             return
         for child in node.iter_expressions():
             walk(child)
