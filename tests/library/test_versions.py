@@ -188,7 +188,8 @@ def test_new_policy_is_created_as_a_new_document(lc, text_of, propose):
     assert (doc.path, doc.category) == ("cn/stamp.small-micro-loan-contract-copy.yaml", "finance")
     assert new_id in lc.library_for(lc.clock.today()).by_id
     # a copy that redefines another policy's parameters is refused, naming them
-    clash = text_of().replace(f"id: {PID}", "id: cn.cit.small-low-profit-copy")
+    rd = "cn.cit.rd-super-deduction"  # defines its own parameters (cit.rd.*)
+    clash = text_of(f"cn/{rd.removeprefix('cn.')}.yaml").replace(f"id: {rd}", f"id: {rd}-copy")
     v = lc.create_draft(clash, author="alice", note="复制")
     with pytest.raises(LifecycleError) as exc:
         lc.submit(v.id, actor="alice")

@@ -77,7 +77,7 @@ def test_a_restaurant_with_12_staff_is_small_or_micro_without_its_revenue() -> N
     # the example: no revenue needed to know a catering firm with < 100 staff is small or micro
     result = match({"industry": "H6210", "employees": 12}, AS_OF, policy_ids=["cn.stamp.small-micro-loan-contract"])
     assert result.variables["size_class"] is None  # not one class …
-    assert result.possible == {"size_class": ["small", "micro"]}  # … but only these two
+    assert result.possible["size_class"] == ["small", "micro"]  # … but only these two
     (r,) = result.results
     assert r.verdict == "eligible" and r.missing == []
     (size,) = [c for c in r.conditions if c.id == "size"]

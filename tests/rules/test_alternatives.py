@@ -14,7 +14,7 @@ import pytest
 
 from huiqi.match import answer, default_library
 from huiqi.profile import parse_profile
-from huiqi.rules import LibraryError, load_library
+from huiqi.rules import LibraryError, lint_library, load_library
 from huiqi.rules.library import choose
 from huiqi.rules.sqlquery import PROFILE_COLUMNS, match_query
 from tests.builders import files_for, policy_yaml
@@ -160,10 +160,10 @@ def test_ties_go_to_the_earlier_member_and_unknown_amounts_are_not_compared() ->
     assert result["totals"]["eligible_amount"] == "101.00"
 
 
-def test_a_group_needs_two_members_with_benefits_in_one_unit() -> None:
-    with pytest.raises(LibraryError) as e:
-        load_library(files=files_for(_group(0, "revenue")))
-    assert "只有这一项政策" in "\n".join(e.value.details())
+def test_a_group_needs_members_with_benefits_in_one_unit() -> None:
+    # one member left (the other withdrawn): allowed, with a warning
+    library, problems = lint_library(files=files_for(_group(0, "revenue")))
+    assert library is not None and any("只有这一项政策" in p.message for p in problems)
     with pytest.raises(LibraryError) as e:
         load_library(files=files_for(_group(0, "revenue"), _group(1, "revenue", unit="yuan")))
     assert "单位相同" in "\n".join(e.value.details())

@@ -27,7 +27,7 @@ import duckdb
 import pytest
 
 from huiqi.profile import parse_profile
-from huiqi.rules.sqlquery import PROFILE_COLUMNS
+from huiqi.rules.sqlquery import PROFILE_COLUMNS, variables_query
 
 AS_OF = dt.date(2024, 6, 30)
 WAN = Decimal(10000)  # 万元 → 元
@@ -321,10 +321,7 @@ def test_duckdb_backend_agrees(lib: Any) -> None:
         f"INSERT INTO p VALUES (?{', ?' * len(PROFILE_COLUMNS)})",
         [[i, *parse_profile(prof).facts().values()] for i, (prof, _k, _e) in enumerate(cases)],
     )
-    gen = lib.sql_generator(AS_OF)
-    query = "SELECT * FROM p"
-    for var in lib.variables:  # each variable may use the ones above it
-        query = f'SELECT *, ({gen.sql(var.expr.tree).sql(dialect="duckdb")}) AS "{var.name}" FROM ({query})'
+    query = variables_query(lib, AS_OF, "p", key="case_no")
     rows = con.execute(f"SELECT case_no, size_class, is_small_low_profit FROM ({query}) ORDER BY case_no")
     got = {r[0]: {"size_class": r[1], "is_small_low_profit": r[2]} for r in rows.fetchall()}
     wrong = [

@@ -270,9 +270,9 @@ class _Lint:
             for m in members:
                 pd = docs[m.id]
                 line = yamlfile.line_of(pd.doc, ["alternative", "group"])
-                if len(members) < 2:
-                    message = f"择优组 “{group}” 只有这一项政策 / an exclusive group needs two or more policies"
-                    self.error(pd.path, line, message, policy_id=m.id, name=group)
+                if len(members) < 2:  # e.g. the other member was withdrawn: nothing to choose between
+                    message = f"择优组 “{group}” 只有这一项政策 / an exclusive group with one policy"
+                    self.problems.append(Problem(pd.path, line, message, "warning", m.id, name=group))
                 elif None in units or len(units) > 1:
                     message = (
                         f"择优组 “{group}” 的政策须都有金额且单位相同（{'、'.join(sorted(map(str, units)))}） / "
