@@ -92,3 +92,12 @@ def test_a_coarse_industry_is_not_taken_as_outside_an_excluded_class() -> None:
     assert "不够具体" in tobacco.reason and "缺少" not in tobacco.reason
     sure = match({"industry": "C3911", "rd_expense": 1000000}, AS_OF, policy_ids=["cn.cit.rd-super-deduction"])
     assert [c.outcome for c in sure.results[0].conditions] == ["met"] * 4
+
+
+def test_an_enterprise_is_not_evaluated_before_it_was_registered() -> None:
+    # a negative age would make it a start-up eligible for opening subsidies
+    data = {"registered_on": "2026-07-01", "employees": 5, "region": "339901"}
+    with pytest.raises(ProfileError) as e:
+        match(data, dt.date(2026, 6, 30))
+    assert [p.field for p in e.value.problems] == ["registered_on"]
+    assert match(data, dt.date(2026, 7, 1)).variables["age_years"] == 0

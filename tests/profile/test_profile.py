@@ -1,9 +1,10 @@
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from huiqi.profile import ProfileError, industry, parse_profile, uscc
+from huiqi.profile import ProfileError, industry, parse_profile, regions, uscc
 
 
 def with_check(first17: str) -> str:
@@ -100,3 +101,46 @@ def test_values_of_the_wrong_kind_are_not_coerced(data: dict, field: str) -> Non
 
 def test_industry_search_puts_names_that_begin_with_the_words_first() -> None:
     assert [i.code for i in industry.search("软件")[:2]] == ["I651", "I65"]
+
+
+# ---- inputs people actually type (issue 9 §8) ---------------------------------------------
+
+
+def test_full_width_digits_and_letters_are_read_as_ascii() -> None:
+    p = parse_profile(
+        {
+            "employees": "３０",
+            "revenue": "２００．５",
+            "region": "３３９９０１",
+            "industry": "Ｃ３９１１",
+            "registered_on": "２０２０－０１－０２",
+            "credit_rating": "Ａ",
+        }
+    )
+    assert (p.employees, p.revenue, p.region, p.industry) == (30, Decimal("200.5"), "339901", "C3911")
+    assert p.registered_on == dt.date(2020, 1, 2) and p.credit_rating == "A"
+
+
+@pytest.mark.parametrize("typed", ["٣٣٩٩٠١", "३३९९०१", "３３９９０１", "339901"])
+def test_any_unicode_digits_name_the_same_region(typed: str) -> None:
+    assert parse_profile({"region": typed}).region == "339901"
+
+
+def test_an_unknown_region_code_is_refused_with_the_citys_districts() -> None:
+    message = problems({"region": "110000"})["region"]
+    assert "所在地区" in message
+    for code, name in regions.SAMPLE_REGIONS.items():
+        assert f"{code}（{name}）" in message
+
+
+def test_the_name_is_kept_as_typed() -> None:
+    assert parse_profile({"name": "临江（中国）食品厂１号店"}).name == "临江（中国）食品厂１号店"
+
+
+def test_a_registration_date_after_the_evaluation_date_is_refused() -> None:
+    data = {"registered_on": "2026-07-01", "employees": 5}
+    assert parse_profile(data).registered_on == dt.date(2026, 7, 1)  # no date to compare with
+    with pytest.raises(ProfileError) as e:
+        parse_profile(data, as_of=dt.date(2026, 6, 30))
+    (p,) = e.value.problems
+    assert p.field == "registered_on" and "晚于评估日期" in p.message_zh

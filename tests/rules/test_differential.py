@@ -129,7 +129,7 @@ def strings() -> st.SearchStrategy[tuple[str, list[str]]]:
         [
             ("industry", ["C3911", "F5211", "I6513", "C", "A0111"]),
             ("industry_section", ["C", "F", "I", "A"]),
-            ("region", ["339901", "339902", "110000"]),
+            ("region", ["339901", "339902", "339906"]),
             ("taxpayer_type", ["small_scale", "general"]),
             ("credit_rating", ["A", "B", "M"]),
             ("substr(industry, 1, 3)", ["C39", "F52", "I65"]),
@@ -178,7 +178,7 @@ def profiles() -> st.SearchStrategy[dict]:
         "rd_expense": decimals,
         "monthly_sales": decimals,
         "industry": st.sampled_from(["C3911", "F5211", "I6513", "C", "A0111", "I6511", "E4710"]),
-        "region": st.sampled_from(["339901", "339902", "110000"]),
+        "region": st.sampled_from(["339901", "339902", "339906"]),
         "taxpayer_type": st.sampled_from(["small_scale", "general"]),
         "credit_rating": st.sampled_from(["A", "B", "M", "C", "D"]),
         "registered_on": st.dates(dt.date(1990, 1, 1), dt.date(2025, 6, 30)),

@@ -81,7 +81,7 @@ def test_everyday_industry_words_and_the_restaurant_sees_its_policy_first(page: 
     industry.press("ArrowDown")
     industry.press("Enter")
     expect(industry).to_have_value("H6210 正餐服务")
-    page.get_by_label("所在地区").fill("339901")
+    page.get_by_label("所在地区").select_option("339901")
     page.get_by_label("从业人数").fill("12")
     page.get_by_label("按哪一天的政策计算").fill("2026-06-30")
     page.get_by_role("button", name="计算能享受的政策").click()

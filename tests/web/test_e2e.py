@@ -148,7 +148,7 @@ def test_calculator_as_a_person_uses_it(page: Page, server: str, shots: Path) ->
     industry.press("Enter")
     expect(industry).to_have_value("H6210 正餐服务")
 
-    page.get_by_label("所在地区").fill("339901")
+    page.get_by_label("所在地区").select_option("339901")
     page.get_by_label("从业人数").fill("25")
     page.get_by_label("上年营业收入").fill("300")  # 万元
     page.get_by_label("资产总额").fill("100")

@@ -15,7 +15,7 @@ from weakref import WeakKeyDictionary
 from huiqi import clock
 from huiqi.match import explain
 from huiqi.match.result import MatchResult
-from huiqi.profile import Profile, parse_profile
+from huiqi.profile import Profile, check_registered, parse_profile
 from huiqi.rules import Condition, Evaluation, Library, Policy, load_library
 from huiqi.rules.library import Choice, choose
 
@@ -49,6 +49,7 @@ def answer(
     if not isinstance(profile, Profile):
         profile = parse_profile(profile)
     as_of = as_of or clock.from_env().today()  # the public edge: callers below pass a date
+    check_registered(profile, as_of)  # never evaluate an enterprise before it existed
     library = library or default_library()
     variables, evaluations = library.evaluate(profile, as_of, policy_ids)
     facts = profile.facts()

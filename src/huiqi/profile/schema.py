@@ -7,6 +7,8 @@ read it, so a field is declared once.
 
 from __future__ import annotations
 
+import datetime as dt
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -24,6 +26,7 @@ from pydantic import (
 
 from huiqi.errors import FieldMessage, InputError, Message
 from huiqi.profile import industry as _industry
+from huiqi.profile import regions
 from huiqi.profile import uscc as _uscc
 from huiqi.profile.kinds import KINDS, FieldKind, KindSpec
 
@@ -41,6 +44,7 @@ class FieldSpec:
     group: str = ""  # the calculator form's section (基本情况, 规模, 财税情况, 资质)
     hint: str = ""  # help under the form control, in plain words
     check: Callable[[Any], Any] | None = None  # normalise a valid value, or raise ValueError("中文 / English")
+    free_text: bool = False  # typed as written (a name): not normalised like codes and numbers
     constraints: Mapping[str, Any] = field(default_factory=dict)  # pydantic Field() arguments
 
     @property
@@ -74,6 +78,7 @@ FIELDS: dict[str, FieldSpec] = {
             "name",
             "string",
             "企业名称",
+            free_text=True,
             group="基本情况",
             hint="只用于打印结果时显示，不影响判断。",
             constraints={"min_length": 1, "max_length": 200},
@@ -83,8 +88,9 @@ FIELDS: dict[str, FieldSpec] = {
             "string",
             "所在地区",
             group="基本情况",
-            hint="6位行政区划代码；临江市示例：339901 临江区、339902 江北区、339903 临江高新区。",
-            constraints={"pattern": r"^\d{6}$"},
+            hint="选择所在的区（临江市各区）。",
+            values=tuple(regions.SAMPLE_REGIONS),
+            value_labels=tuple(regions.SAMPLE_REGIONS.values()),
         ),
         FieldSpec(
             "industry",
@@ -293,11 +299,50 @@ def _problem(err: Any) -> FieldProblem:
     return FieldProblem(loc, zh, en)
 
 
-def parse_profile(data: Any) -> Profile:
-    """Validate raw JSON-like input; raise ProfileError naming every bad field."""
+def parse_profile(data: Any, *, as_of: dt.date | None = None) -> Profile:
+    """Validate raw JSON-like input; raise ProfileError naming every bad field.
+
+    What people type is normalised first (``normalise``): full-width and other Unicode digits
+    (３０, ２００．５, ٣٣٩٩٠١) read as the ASCII ones, the same way for the API and the form.
+    With ``as_of``, a 成立日期 after that date is refused too.
+    """
     if not isinstance(data, dict):
         raise ProfileError([FieldProblem("", "应为 JSON 对象", "the profile must be a JSON object")])
     try:
-        return Profile.model_validate(data)
+        profile = Profile.model_validate(
+            {k: normalise(v) if FIELDS.get(k) and not FIELDS[k].free_text else v for k, v in data.items()}
+        )
     except ValidationError as exc:
         raise ProfileError([_problem(e) for e in exc.errors()]) from None
+    if as_of is not None:
+        check_registered(profile, as_of)
+    return profile
+
+
+def check_registered(profile: Profile, as_of: dt.date) -> None:
+    """An enterprise is evaluated only on dates it existed: 成立日期 must not be after ``as_of``."""
+    day = profile.registered_on
+    if day is not None and day > as_of:
+        raise ProfileError(
+            [
+                FieldProblem(
+                    "registered_on",
+                    f"成立日期 {day} 晚于评估日期 {as_of}，请核对",
+                    f"the registration date {day} is after the evaluation date {as_of}",
+                )
+            ]
+        )
+
+
+def normalise(value: Any) -> Any:
+    """Text as people type it, as the profile reads it: NFKC (full-width letters, digits and
+    punctuation → ASCII: ３０ → 30, ２００．５ → 200.5, Ｃ３９１１ → C3911), then any other Unicode
+    decimal digit (Arabic-Indic ٣, Devanagari ३ …) → its ASCII digit. Lists item by item."""
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value)
+        if not text.isascii():
+            text = "".join(str(unicodedata.digit(c)) if unicodedata.category(c) == "Nd" else c for c in text)
+        return text
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    return value

@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from huiqi import vocab
 from huiqi.match.result import Apply
-from huiqi.profile import FIELDS, Profile
+from huiqi.profile import FIELDS, ProfileError, parse_profile
 from huiqi.profile import industry as gbt4754
 from huiqi.rules import Library, Policy
 
@@ -273,9 +273,13 @@ def _not_ruled_out(library: Library, policy: Policy, on: dt.date, region: str | 
     key = (policy.id, region or "", code or "", day.isoformat())
     hit = cache.get(key)
     if hit is None:
-        profile = Profile(region=region, industry=code)
-        _, evaluations = library.evaluate(profile, day, [policy.id])
-        hit = not evaluations or evaluations[0].verdict != "ineligible"
+        try:
+            profile = parse_profile({k: v for k, v in (("region", region), ("industry", code)) if v})
+        except ProfileError:  # a region code the city does not have: no city policy applies there
+            hit = False
+        else:
+            _, evaluations = library.evaluate(profile, day, [policy.id])
+            hit = not evaluations or evaluations[0].verdict != "ineligible"
         cache[key] = hit
     return hit
 
