@@ -3,13 +3,15 @@ a crash mid-drain neither loses nor duplicates a notification."""
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from huiqi.errors import InputError
 from huiqi.library import notify
-from huiqi.library.errors import LifecycleError
+from huiqi.profile import ProfileError
 from huiqi.store import read_session, write_session
 from huiqi.store.models import Document, EmailMessage, InboxMessage, PublishEvent, WebhookDelivery
 
@@ -47,12 +49,20 @@ class Receiver:
         return status
 
 
+def mailed_code(engine, to):
+    """The confirmation code in the verification mail sent to ``to`` (what its owner reads)."""
+    with read_session(engine) as s:
+        mail = s.scalars(select(EmailMessage).where(EmailMessage.to_addr == to).order_by(EmailMessage.id)).first()
+    return re.search(r"确认码：([A-Z0-9]+)", mail.body).group(1)
+
+
 @pytest.fixture
 def subscribed(lc):
-    notify.subscribe(
+    sub = notify.subscribe(
         lc.engine, GAINER["uscc"], GAINER, kind="new_eligible",
         webhook_url="https://example.test/hook", webhook_secret=SECRET, email="cfo@example.test", clock=lc.clock,
     )  # fmt: skip
+    notify.verify_email(lc.engine, GAINER["uscc"], sub.id, mailed_code(lc.engine, "cfo@example.test"), clock=lc.clock)
     notify.subscribe(lc.engine, WATCHER["uscc"], WATCHER, kind="category", category="reward", clock=lc.clock)
     notify.subscribe(lc.engine, OTHER["uscc"], OTHER, kind="category", category="talent", clock=lc.clock)
     return lc
@@ -79,9 +89,9 @@ def test_publish_notifies_affected_subscribers_only(subscribed, text_of, propose
     assert len(watched) == 1 and watched[0].verdict == "ineligible"  # category news, still not eligible
     assert notify.inbox(lc.engine, OTHER["uscc"]) == []
     assert _count(lc.engine, WebhookDelivery) == 1
-    assert _count(lc.engine, EmailMessage) == 1
+    assert _count(lc.engine, EmailMessage) == 2  # the verification code, then the notification
     with read_session(lc.engine) as s:
-        mail = s.scalars(select(EmailMessage)).one()
+        mail = s.scalars(select(EmailMessage).order_by(EmailMessage.id.desc())).first()
     assert mail.to_addr == "cfo@example.test" and "临江市纳税信用A级" in mail.subject
 
 
@@ -169,26 +179,29 @@ def test_fanning_out_the_same_event_twice_cannot_duplicate(subscribed, text_of, 
     with pytest.raises(IntegrityError), write_session(lc.engine) as s:
         event = s.scalars(select(PublishEvent)).one()
         doc = s.get(Document, PID)
-        notify.fanout(s, event, doc, lambda: None, lambda: library, at=lc.clock.now())
+        notify.fanout(s, event, doc, library, library, at=lc.clock.now())
     after = (_count(lc.engine, InboxMessage), _count(lc.engine, WebhookDelivery), _count(lc.engine, EmailMessage))
-    assert before == after == (2, 1, 1)
+    assert before == after == (2, 1, 2)
 
 
 def test_email_outbox_is_drained_once(subscribed, text_of, propose):
     lc = subscribed
     _publish(lc, text_of, propose)
     sent = []
-    assert notify.drain_email(lc.engine, lambda to, subject, body: sent.append(to), clock=lc.clock).delivered == 1
+    assert notify.drain_email(lc.engine, lambda to, subject, body: sent.append(to), clock=lc.clock).delivered == 2
     assert notify.drain_email(lc.engine, lambda to, subject, body: sent.append(to), clock=lc.clock).delivered == 0
-    assert sent == ["cfo@example.test"]
+    assert sent == ["cfo@example.test", "cfo@example.test"]  # the code, then the notification
 
 
 def test_subscription_input_is_checked(lc):
-    with pytest.raises(LifecycleError, match="category"):
+    with pytest.raises(InputError, match="category") as e:
         notify.subscribe(lc.engine, GAINER["uscc"], GAINER, kind="category", category="lottery", clock=lc.clock)
-    with pytest.raises(LifecycleError, match="secret"):
+    assert e.value.field_errors()[0].field == "category"
+    with pytest.raises(InputError, match="secret"):
         notify.subscribe(
             lc.engine, GAINER["uscc"], GAINER, kind="new_eligible", webhook_url="https://x.test/h", clock=lc.clock
         )
-    with pytest.raises(LifecycleError, match="invalid profile"):
+    with pytest.raises(ProfileError):
         notify.subscribe(lc.engine, "91339901MA3C9W1E2X", {}, kind="new_eligible", clock=lc.clock)
+    with pytest.raises(InputError, match="e-mail"):
+        notify.subscribe(lc.engine, GAINER["uscc"], GAINER, kind="new_eligible", email="x@y", clock=lc.clock)

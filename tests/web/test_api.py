@@ -260,6 +260,9 @@ def test_the_library_is_asked_for_on_every_request(library: Library) -> None:
         def library_for(self, as_of: dt.date) -> Library:
             return self.library
 
+        def cached_for(self, as_of: dt.date) -> Library:
+            return self.library
+
     source = Swapping()
     with TestClient(create_app(source, clock=FixedClock(TEST_NOW))) as c:
         assert c.get("/api/v1/health").json()["policies"] == len(library.policies)
@@ -293,6 +296,9 @@ def test_freeze_gc_keeps_the_library_out_of_collections(library: Library) -> Non
             return self.library
 
         def library_for(self, as_of: dt.date) -> Library:
+            return self.library
+
+        def cached_for(self, as_of: dt.date) -> Library:
             return self.library
 
     source = Swapping()

@@ -196,7 +196,7 @@ def test_policies_page_lists_and_filters(client: TestClient, library: Library) -
     assert "研发费用税前加计扣除" not in by_name
     bad = client.get("/policies", params={"region": "abc", "in_force_on": "x", "category": "?"})
     assert bad.status_code == 422
-    assert "应为6位数字的行政区划代码" in bad.text
+    assert "请从列表中选择所在地区" in bad.text
 
 
 def test_policy_page_has_checklist_amount_apply_and_source(client: TestClient, library: Library) -> None:

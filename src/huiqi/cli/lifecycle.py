@@ -21,9 +21,13 @@ if TYPE_CHECKING:
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-user_app = typer.Typer(help="官员账号：添加、列出、改密码", no_args_is_help=True)
+user_app = typer.Typer(help="官员账号：添加、列出、改密码、停用", no_args_is_help=True)
 audit_app = typer.Typer(help="审计日志：校验哈希链、查看", no_args_is_help=True)
 notify_app = typer.Typer(help="通知：订阅、投递 webhook", no_args_is_help=True)
+enterprise_app = typer.Typer(help="企业令牌：签发、吊销（企业账号上线前的过渡办法）", no_args_is_help=True)
+token_app = typer.Typer(help="企业令牌", no_args_is_help=True)
+enterprise_app.add_typer(token_app, name="token")
+db_app = typer.Typer(help="数据库：升级结构、给应用角色授权", no_args_is_help=True)
 
 DbOption = Annotated[
     str | None,
@@ -55,13 +59,14 @@ def _actor(value: str | None, required: bool = True) -> str | None:
     return actor
 
 
-def _open(db: str | None) -> Lifecycle:
+def _open(db: str | None, *, migrate: bool = True) -> Lifecycle:
     from huiqi.library import Lifecycle
+    from huiqi.store.db import display_url, redact
 
     try:
-        return Lifecycle.open(db)
-    except Exception as e:  # bad URL, server down: one clear line
-        fail(f"无法打开数据库 / cannot open the database: {e}", code=2)
+        return Lifecycle.open(db, migrate=migrate)
+    except Exception as e:  # bad URL, server down: one clear line, without the password
+        fail(f"无法打开数据库 {display_url(db)} / cannot open the database: {redact(str(e), db)}", code=2)
 
 
 def _read(path: Path) -> str:
@@ -74,7 +79,7 @@ def _read(path: Path) -> str:
 
 
 def _refused(e: Any) -> NoReturn:
-    fail(e.message, e.problems)
+    fail(str(e.message), e.details())
 
 
 # --- policy commands ---------------------------------------------------------------------
@@ -205,8 +210,11 @@ def versions_command(
     db: DbOption = None,
 ) -> None:
     """列出版本：状态、生效日期、作者、发布人、说明。"""
+    from huiqi.library.states import next_actions
+
     lc = _open(db)
-    table = Table("文档", "版本", "状态", "生效", "作者", "发布人", "说明", "哈希")
+    kinds = {d.id: d.kind for d in lc.documents()}
+    table = Table("文档", "版本", "状态", "生效", "作者", "发布人", "说明", "哈希", "可做的操作")
     for v in lc.versions(document):
         table.add_row(
             v.document_id,
@@ -217,15 +225,41 @@ def versions_command(
             v.published_by or "",
             v.note[:40],
             v.content_hash[:12],
+            " ".join(f"{t.action}({t.role})" for t in next_actions(v.state, kind=kinds.get(v.document_id, "policy"))),
         )
     console.print(table)
+
+
+def abandon_command(
+    version: Annotated[int, typer.Argument(help="版本号 #id（huiqi policy versions 中的 #）")],
+    note: Annotated[str, typer.Option("--note", help="放弃原因")],
+    db: DbOption = None,
+    actor: AsOption = None,
+) -> None:
+    """放弃一个草稿或待审核的版本（作者本人或发布人）。"""
+    from huiqi.library import LifecycleError
+
+    lc = _open(db)
+    who = _actor(actor)
+    assert who is not None
+    try:
+        v = lc.abandon(version, actor=who, note=note)
+    except LifecycleError as e:
+        _refused(e)
+    console.print(f"已放弃：{v.document_id} v{v.number}（版本 #{v.id}）")
 
 
 def impact_command(
     file: Annotated[Path, typer.Argument(help="提议的政策 YAML 文件")],
     enterprises: Annotated[
-        Path, typer.Option("--enterprises", help="企业库 Parquet 文件，或 JSON 画像文件/目录（如 examples/）")
-    ],
+        Path | None,
+        typer.Option(
+            "--enterprises",
+            envvar="HUIQI_REGISTRY",
+            help="企业库 Parquet 文件，或 JSON 画像文件/目录（默认 HUIQI_REGISTRY；没有默认时必须给出）",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="评估日期（默认今天）")] = None,
     limit: Annotated[int, typer.Option("--limit", help="每类列出的企业数")] = 10,
@@ -233,6 +267,8 @@ def impact_command(
     """发布前影响分析：新增符合、不再符合、金额变化的企业（DuckDB 全量计算）。"""
     from huiqi.library.impact import KINDS, impact
 
+    if enterprises is None:
+        fail("--enterprises: 没有企业库：请给出 --enterprises 或设置 HUIQI_REGISTRY / no registry given", code=2)
     if not enterprises.exists():
         fail(f"找不到企业库 / not found: {enterprises}", code=2)
     text = _read(file)
@@ -250,7 +286,10 @@ def impact_command(
     except ValueError as e:
         fail(f"--enterprises: {e}", code=2)
     summary = Table(
-        "政策", *KINDS.values(), "金额合计变化（元）", title=f"影响分析 {date}：企业 {result.enterprises} 家"
+        "政策",
+        *KINDS.values(),
+        "金额合计变化（元）",
+        title=f"影响分析 {date}：{enterprises} 中的企业 {result.enterprises} 家",
     )
     for p in result.policies:
         if any(p.counts.values()) or p.amount_delta or ids:
@@ -314,10 +353,35 @@ def user_password(name: Annotated[str, typer.Argument(help="用户名")], db: Db
     )
     try:
         lc = _open(db)
-        set_password(lc.engine, name, password, clock=lc.clock)
+        set_password(lc.engine, name, password, clock=lc.clock, actor=_actor(None, required=False) or "cli")
     except LifecycleError as e:
         _refused(e)
-    console.print(f"已修改 {name} 的密码")
+    console.print(f"已修改 {name} 的密码，其原有会话均已结束")
+
+
+@user_app.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="用户名")], db: DbOption = None) -> None:
+    """停用官员账号：立即结束其全部会话，不能再登录（记入审计日志）。"""
+    _set_active(name, False, db)
+    console.print(f"已停用 {name}，其全部会话已结束")
+
+
+@user_app.command("enable")
+def user_enable(name: Annotated[str, typer.Argument(help="用户名")], db: DbOption = None) -> None:
+    """重新启用官员账号。"""
+    _set_active(name, True, db)
+    console.print(f"已启用 {name}")
+
+
+def _set_active(name: str, active: bool, db: str | None) -> None:
+    from huiqi.library import LifecycleError
+    from huiqi.library.officers import set_active
+
+    lc = _open(db)
+    try:
+        set_active(lc.engine, name, active, clock=lc.clock, actor=_actor(None, required=False) or "cli")
+    except LifecycleError as e:
+        _refused(e)
 
 
 @audit_app.command("verify")
@@ -346,9 +410,9 @@ def audit_verify(
 @audit_app.command("show")
 def audit_show(db: DbOption = None, last: Annotated[int, typer.Option("--last")] = 20) -> None:
     """显示最近的审计记录。"""
-    from huiqi.store.audit import entries
+    from huiqi.store.audit import page
 
-    rows = list(entries(_open(db).engine))[-last:]
+    rows = page(_open(db).engine, limit=max(1, last))[::-1]
     table = Table("#", "时间", "官员", "动作", "对象", "前哈希", "后哈希")
     for e in rows:
         table.add_row(
@@ -364,13 +428,100 @@ def audit_show(db: DbOption = None, last: Annotated[int, typer.Option("--last")]
 
 
 @notify_app.command("drain")
-def notify_drain(db: DbOption = None, limit: Annotated[int, typer.Option("--limit")] = 100) -> None:
-    """投递到期的 webhook（签名、重试、指数退避）。可由定时任务反复运行。"""
+def notify_drain(
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 100,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="同时投递几个")] = 8,
+    allow: Annotated[
+        str | None,
+        typer.Option(
+            "--allow",
+            envvar="HUIQI_WEBHOOK_ALLOW",
+            help="允许的目标：主机名（*.example.gov.cn）或内网网段（10.20.0.0/16），逗号分隔",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """投递到期的 webhook（签名、重试、指数退避；拒绝内网、本机和保留地址）。可由定时任务反复运行。"""
     from huiqi.library.notify import drain_webhooks
+    from huiqi.library.webhooks import SafeSender, WebhookPolicy
 
     lc = _open(db)
-    report = drain_webhooks(lc.engine, clock=lc.clock, limit=limit)
+    sender = SafeSender(WebhookPolicy.parse(allow or ""))
+    report = drain_webhooks(lc.engine, sender, clock=lc.clock, limit=limit, concurrency=concurrency)
     console.print(f"送达 {report.delivered}，稍后重试 {report.retried}，放弃 {report.dead}")
+
+
+# --- enterprise tokens ----------------------------------------------------------------------
+@token_app.command("issue")
+def token_issue(
+    uscc: Annotated[str, typer.Argument(help="统一社会信用代码")],
+    days: Annotated[int, typer.Option("--days", min=1, max=1095, help="有效天数")] = 365,
+    note: Annotated[str, typer.Option("--note", help="备注（如交付方式）")] = "",
+    db: DbOption = None,
+    actor: AsOption = None,
+) -> None:
+    """为一家企业签发令牌（编辑或发布人；记入审计日志）。令牌只显示这一次。"""
+    from huiqi.library import LifecycleError
+    from huiqi.library.enterprises import issue_token
+
+    lc = _open(db)
+    who = _actor(actor)
+    assert who is not None
+    try:
+        token = issue_token(lc.engine, uscc, actor=who, clock=lc.clock, days=days, note=note)
+    except LifecycleError as e:
+        _refused(e)
+    err.print(f"已为 {uscc} 签发令牌，{days} 天内有效；请通过可信渠道交给企业（只显示这一次）：", highlight=False)
+    console.print(token, highlight=False)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    uscc: Annotated[str, typer.Argument(help="统一社会信用代码")], db: DbOption = None, actor: AsOption = None
+) -> None:
+    """吊销一家企业的全部令牌。"""
+    from huiqi.library import LifecycleError
+    from huiqi.library.enterprises import revoke_tokens
+
+    lc = _open(db)
+    who = _actor(actor)
+    assert who is not None
+    try:
+        count = revoke_tokens(lc.engine, uscc, actor=who, clock=lc.clock)
+    except LifecycleError as e:
+        _refused(e)
+    console.print(f"已吊销 {uscc} 的 {count} 个令牌")
+
+
+# --- database ---------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """把数据库结构升级到最新（以表的所有者身份运行）。"""
+    from huiqi.store import current_revision, head_revision
+
+    lc = _open(db, migrate=True)
+    console.print(f"数据库结构已是最新：{current_revision(lc.engine)}（head {head_revision()}）")
+
+
+@db_app.command("grant")
+def db_grant(
+    role: Annotated[str, typer.Argument(help="应用连接数据库所用的 PostgreSQL 角色（不是表的所有者）")],
+    db: DbOption = None,
+) -> None:
+    """给应用角色授权（PostgreSQL）：审计日志只能追加和读取，版本的正文和哈希不能改。每次升级后重新运行。"""
+    from huiqi.store.roles import grant_app_role
+
+    lc = _open(db, migrate=True)
+    try:
+        statements = grant_app_role(lc.engine, role)
+    except ValueError as e:
+        fail(str(e), code=2)
+    except Exception as e:
+        from huiqi.store.db import redact
+
+        fail(f"授权失败 / grant failed: {redact(str(e), db)}", code=2)
+    console.print(f"已给 {role} 授权：{len(statements)} 条语句")
 
 
 def register(app: typer.Typer, policy_app: typer.Typer) -> None:
@@ -381,7 +532,10 @@ def register(app: typer.Typer, policy_app: typer.Typer) -> None:
     policy_app.command("publish")(publish_command)
     policy_app.command("withdraw")(withdraw_command)
     policy_app.command("versions")(versions_command)
+    policy_app.command("abandon")(abandon_command)
     policy_app.command("impact")(impact_command)
     app.add_typer(user_app, name="user")
     app.add_typer(audit_app, name="audit")
     app.add_typer(notify_app, name="notify")
+    app.add_typer(enterprise_app, name="enterprise")
+    app.add_typer(db_app, name="db")

@@ -29,6 +29,8 @@ def _source(db: str | None, policies: Path | None) -> Any:
                 "--db 需要政策库生命周期模块（huiqi.library.source.DbLibrarySource），当前版本还没有 / "
                 "--db needs huiqi.library.source.DbLibrarySource, which this build does not include"
             ) from None
+        from huiqi.store.db import display_url, redact
+
         try:
             try:
                 source = db_source(db, migrate=True)  # a new database gets its tables
@@ -36,7 +38,11 @@ def _source(db: str | None, policies: Path | None) -> Any:
                 source = db_source(db)
             source.current()  # fail now, in words, rather than on every request
         except Exception as e:  # a bad URL, an unreachable or empty database: say so, do not trace
-            raise _fail(f"无法从数据库读取政策库 / cannot load the library from {db!r}: {e}") from None
+            raise _fail(
+                f"无法从数据库 {display_url(db)} 读取政策库 / cannot load the library: {redact(str(e), db)}\n"
+                "（应用角色不能升级数据库结构：请先由表的所有者运行 huiqi db upgrade / "
+                "an application role cannot migrate: run huiqi db upgrade as the owner first）"
+            ) from None
         return source
     from huiqi.rules import LibraryError, StaticSource, load_library
 
@@ -76,12 +82,31 @@ def serve(
         int, typer.Option("--workers", min=1, max=64, help="工作进程数（默认每个 CPU 核一个，最多4个）")
     ] = min(os.cpu_count() or 1, 4),
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="逐条记录请求")] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            envvar="HUIQI_BASE_URL",
+            help="对外地址，如 https://huiqi.linjiang.gov.cn（https 时 Cookie 只走 https）",
+            show_default=False,
+        ),
+    ] = None,
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            "--registry", envvar="HUIQI_REGISTRY", help="影响分析默认使用的企业库（Parquet）", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """启动网页版政策计算器和 HTTP 接口（/api/v1，文档在 /docs）。"""
     import socket
 
     import uvicorn
 
+    # The workers read the settings from the environment (huiqi.web.settings.Settings.from_env).
+    for name, value in (("HUIQI_BASE_URL", base_url), ("HUIQI_REGISTRY", registry)):
+        if value is not None:
+            os.environ[name] = str(value)
     create_app = _web_app_factory()
     source = _source(db, policies)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)

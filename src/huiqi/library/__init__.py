@@ -1,8 +1,16 @@
 """The policy lifecycle: versions, effective dates, publishing without restart, impact
 analysis, subscriptions and notifications, officers and the audit trail."""
 
-from huiqi.library.errors import LifecycleError, NotFound, PermissionDenied
+from huiqi.library.errors import LifecycleError, NotFound, PermissionDenied, TamperedVersion
 from huiqi.library.source import DbLibrarySource
 from huiqi.library.versions import BEGINNING, Lifecycle
 
-__all__ = ["BEGINNING", "DbLibrarySource", "Lifecycle", "LifecycleError", "NotFound", "PermissionDenied"]
+__all__ = [
+    "BEGINNING",
+    "DbLibrarySource",
+    "Lifecycle",
+    "LifecycleError",
+    "NotFound",
+    "PermissionDenied",
+    "TamperedVersion",
+]

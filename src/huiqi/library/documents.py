@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
 
+from huiqi.library.errors import LifecycleError
 from huiqi.rules.library import PARAMETERS_FILE, VARIABLES_FILE
+from huiqi.rules.model import POLICY_ID
+
+_POLICY_ID = re.compile(POLICY_ID)
+MAX_ID = 100
 
 #: Shared files are versioned as documents with these ids.
 SHARED = {"_parameters": PARAMETERS_FILE, "_variables": VARIABLES_FILE}
@@ -61,3 +67,13 @@ def identify(text: str, filename: str | None = None, path: str | None = None) ->
         str(category)[:32] if category else None,
         str(title)[:255] if title else None,
     )
+
+
+def require_valid_id(ref: DocRef) -> None:
+    """A new document's id must be a policy id (``cn.<area>.<name>`` / ``lj.<area>.<name>``):
+    it becomes a path in the library and a URL on the pages, so nothing else is accepted."""
+    if ref.kind == "policy" and (len(ref.id) > MAX_ID or not _POLICY_ID.match(ref.id)):
+        raise LifecycleError(
+            f"政策 id “{ref.id[:60]}” 无效：应为 cn.领域.名称 或 lj.领域.名称（小写字母、数字和连字符，"
+            f"最长 {MAX_ID} 字） / invalid policy id: cn.<area>.<name> or lj.<area>.<name>, lower case"
+        )

@@ -37,3 +37,21 @@ class NotFound(LifecycleError, errors.NotFound):
     status = errors.NotFound.status
     kind = errors.NotFound.kind
     title = errors.NotFound.title
+
+
+class TamperedVersion(HuiqiError):
+    """Stored version texts that no longer match their hashes: changed behind the lifecycle."""
+
+    status = 503
+    kind = "integrity"
+    title = Message("政策库完整性校验失败", "Library integrity check failed")
+
+    def __init__(self, versions: Sequence[str]):
+        self.versions = list(versions)
+        names = ", ".join(self.versions)
+        super().__init__(
+            Message(
+                f"以下版本的内容与其哈希不符，已拒绝加载：{names}",
+                f"these versions do not match their stored hashes and were refused: {names}",
+            )
+        )

@@ -99,6 +99,12 @@ def _connect(enterprises: Path | Iterable[Mapping[str, Any]]) -> tuple[duckdb.Du
     return con, int(total[0]) if total else 0
 
 
+def count_enterprises(registry: Path) -> int:
+    """How many enterprises a registry (Parquet file, or JSON profiles) holds."""
+    _, total = _connect(registry)
+    return total
+
+
 def _json_profiles(source: Path | Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     if isinstance(source, Path):
         files = sorted(source.glob("*.json")) if source.is_dir() else [source]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +25,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from huiqi.clock import Clock, from_env
-from huiqi.library import notify
-from huiqi.library.checks import CheckReport, check_files
-from huiqi.library.documents import DocRef, identify
-from huiqi.library.errors import LifecycleError, NotFound, PermissionDenied
+from huiqi.library import notify, states
+from huiqi.library.checks import DB_ROOT, CheckReport, check_files
+from huiqi.library.documents import DocRef, identify, require_valid_id
+from huiqi.library.errors import LifecycleError, NotFound, PermissionDenied, TamperedVersion
 from huiqi.library.officers import officer
-from huiqi.rules import Library, load_library
+from huiqi.rules import Library, LibraryError, load_library
 from huiqi.store import audit
 from huiqi.store.db import as_utc, bump_generation, make_engine, read_session, write_session
 from huiqi.store.migrate import upgrade
@@ -48,6 +49,8 @@ from huiqi.store.models import (
 #: have been in force all along, so past as-of dates answer as the YAML library did.
 BEGINNING = dt.date(1900, 1, 1)
 SYSTEM = "system"
+#: Integrity failures an operator must see at once (wire this logger to the alerting).
+alert = logging.getLogger("huiqi.alert")
 
 
 def content_hash(text: str) -> str:
@@ -94,47 +97,107 @@ class ImportReport:
     generation: int
 
 
-def in_force(session: Session, as_of: dt.date, known_at: dt.datetime | None = None) -> list[InForce]:
-    """The version of each document in force on ``as_of`` (as known at ``known_at``)."""
+@dataclass(frozen=True)
+class Published:
+    """One published version as the in-force computation needs it (a row of the index)."""
+
+    version_id: int
+    document_id: str
+    path: str
+    number: int
+    content_hash: str
+    effective_from: dt.date
+    published_at: dt.datetime
+    withdrawn_from: dt.date | None
+    withdrawn_at: dt.datetime | None
+
+
+def version_index(session: Session) -> list[Published]:
+    """Every published version (one small query): what :func:`select_in_force` reads.
+
+    A server keeps this in memory per library generation, so that any date's versions
+    are found without asking the database again.
+    """
     rows = session.execute(
         select(
             Version.id,
             Version.document_id,
+            Document.path,
             Version.number,
             Version.content_hash,
             Version.effective_from,
             Version.published_at,
             Version.withdrawn_from,
             Version.withdrawn_at,
-            Document.path,
         )
         .join(Document, Document.id == Version.document_id)
-        .where(Version.published_at.is_not(None), Version.effective_from <= as_of)
+        .where(Version.published_at.is_not(None), Version.effective_from.is_not(None))
     ).all()
+    return [
+        Published(
+            r.id,
+            r.document_id,
+            r.path,
+            r.number,
+            r.content_hash,
+            r.effective_from,
+            as_utc(r.published_at),
+            r.withdrawn_from,
+            as_utc(r.withdrawn_at) if r.withdrawn_at is not None else None,
+        )
+        for r in rows
+    ]
+
+
+def select_in_force(index: Iterable[Published], as_of: dt.date, known_at: dt.datetime | None = None) -> list[InForce]:
+    """The version of each document in force on ``as_of`` (as known at ``known_at``)."""
     known = as_utc(known_at) if known_at is not None else None
-    best: dict[str, Any] = {}
-    for r in rows:
-        if known is not None and as_utc(r.published_at) > known:
+    best: dict[str, Published] = {}
+    for r in index:
+        if r.effective_from > as_of or (known is not None and r.published_at > known):
             continue
-        key = (r.effective_from, as_utc(r.published_at), r.id)
         cur = best.get(r.document_id)
-        if cur is None or key > (cur.effective_from, as_utc(cur.published_at), cur.id):
+        if cur is None or (r.effective_from, r.published_at, r.version_id) > (
+            cur.effective_from,
+            cur.published_at,
+            cur.version_id,
+        ):
             best[r.document_id] = r
     out = []
     for doc_id, r in sorted(best.items()):
         withdrawn = r.withdrawn_from is not None and r.withdrawn_from <= as_of
-        if withdrawn and (known is None or as_utc(r.withdrawn_at) <= known):
+        if withdrawn and (known is None or (r.withdrawn_at is not None and r.withdrawn_at <= known)):
             continue
-        out.append(InForce(doc_id, r.path, r.id, r.number, r.content_hash))
+        out.append(InForce(doc_id, r.path, r.version_id, r.number, r.content_hash))
     return out
 
 
+def in_force(session: Session, as_of: dt.date, known_at: dt.datetime | None = None) -> list[InForce]:
+    """The version of each document in force on ``as_of`` (as known at ``known_at``)."""
+    return select_in_force(version_index(session), as_of, known_at)
+
+
 def contents(session: Session, version_ids: Iterable[int]) -> dict[int, str]:
+    """The texts of these versions, each checked against its stored SHA-256.
+
+    A text that does not match its hash was changed in the database behind the
+    lifecycle's back: refused (:class:`TamperedVersion`) and reported on the alert log,
+    never served.
+    """
     ids = list(version_ids)
     if not ids:
         return {}
-    rows = session.execute(select(Version.id, Version.content).where(Version.id.in_(ids))).all()
-    return {int(r[0]): str(r[1]) for r in rows}
+    rows = session.execute(
+        select(Version.id, Version.document_id, Version.number, Version.content, Version.content_hash).where(
+            Version.id.in_(ids)
+        )
+    ).all()
+    bad = [r for r in rows if content_hash(r.content) != r.content_hash]
+    if bad:
+        names = [f"{r.document_id} v{r.number} (#{r.id})" for r in bad]
+        alert.critical("version text does not match its stored hash: %s", ", ".join(names))
+        raise TamperedVersion(names)
+    return {int(r.id): str(r.content) for r in rows}
 
 
 def files_in_force(session: Session, as_of: dt.date, known_at: dt.datetime | None = None) -> dict[str, str]:
@@ -176,7 +239,7 @@ class Lifecycle:
             return files_in_force(s, as_of, known_at)
 
     def library_for(self, as_of: dt.date, known_at: dt.datetime | None = None) -> Library:
-        return load_library(Path("<db>"), files=self.files_for(as_of, known_at))
+        return load_library(DB_ROOT, files=self.files_for(as_of, known_at))
 
     def documents(self) -> list[Document]:
         with read_session(self.engine) as s:
@@ -303,6 +366,7 @@ class Lifecycle:
         ref = identify(text, filename)
         if ref is None:
             raise LifecycleError(_unidentified(filename))
+        require_valid_id(ref)
         if document_id is not None and ref.id != document_id:
             raise LifecycleError(
                 f"文本中的 id “{ref.id}” 与所编辑的文档 “{document_id}” 不同 / the id in the text changed"
@@ -340,13 +404,7 @@ class Lifecycle:
         v = self.version(version_id)
         self._require_checks(v, self.clock.today())
         with write_session(self.engine) as s:
-            who = officer(s, actor, "editor").name
-            v = _get(s, version_id)
-            if v.state != DRAFT:
-                raise LifecycleError(
-                    f"版本 #{v.id} 的状态是 {v.state}，只有草稿可以提交 / only drafts can be submitted"
-                )
-            before = _snapshot(v)
+            v, who, before = self._begin(s, version_id, "submit", actor)
             v.state, v.submitted_by, v.submitted_at = IN_REVIEW, who, self.clock.now()
             audit.record(s, who, "submit", f"version:{v.id}", at=self.clock.now(), before=before, after=_snapshot(v))
             return v
@@ -354,11 +412,7 @@ class Lifecycle:
     def reject(self, version_id: int, *, actor: str, note: str) -> Version:
         """In review → draft again, with the reviewer's reason."""
         with write_session(self.engine) as s:
-            who = officer(s, actor, "publisher").name
-            v = _get(s, version_id)
-            if v.state != IN_REVIEW:
-                raise LifecycleError(f"版本 #{v.id} 不在审核中 / not in review")
-            before = _snapshot(v)
+            v, who, before = self._begin(s, version_id, "reject", actor)
             v.state = DRAFT
             audit.record(
                 s,
@@ -372,6 +426,16 @@ class Lifecycle:
             )
             return v
 
+    def abandon(self, version_id: int, *, actor: str, note: str) -> Version:
+        """A draft or a version in review is given up (by its author or a publisher)."""
+        if not note.strip():
+            raise LifecycleError("请写明放弃原因 / a reason is required")
+        with write_session(self.engine) as s:
+            v, who, before = self._begin(s, version_id, "abandon", actor)
+            v.state, v.withdrawn_by, v.withdrawn_at, v.withdraw_note = WITHDRAWN, who, self.clock.now(), note.strip()
+            audit.record(s, who, "abandon", f"version:{v.id}", at=self.clock.now(), before=before, after=_snapshot(v))
+            return v
+
     def publish(
         self,
         version_id: int,
@@ -382,63 +446,14 @@ class Lifecycle:
     ) -> Version:
         """In review → published, effective from ``effective`` (default today).
 
-        Refused unless: the actor is a publisher and not the version's author (four-eyes);
-        the version was made from the latest published one (no lost update); the effective
-        date is not before that one's; and the library with this version loads and passes
-        every test on the effective date and on every later date something else changes.
+        Refused unless: the actor may publish it (``huiqi.library.states``: a publisher, not
+        the version's author — four-eyes); the version was made from the latest published
+        one (no lost update); the effective date is not before that one's; and the library
+        with this version loads and passes every test on the effective date and on every
+        later date something else changes. See :meth:`_go_live` for the locking.
         """
         effective = effective or self.clock.today()
-        with write_session(self.engine) as s:
-            who = officer(s, actor, "publisher").name
-            v = _get(s, version_id)
-            if v.state != IN_REVIEW:
-                raise LifecycleError(
-                    f"版本 #{v.id} 的状态是 {v.state}，须先提交审核 / only a version in review can be published"
-                )
-            if who == v.author:
-                raise PermissionDenied(
-                    f"四眼原则：{who} 是此版本的作者，不能自己发布 / four-eyes: the author cannot publish "
-                    "their own change"
-                )
-            doc = s.get(Document, v.document_id)
-            assert doc is not None
-            current = _latest_published(s, doc.id)
-            if (current.id if current else None) != v.parent_id:
-                raise LifecycleError(
-                    f"版本 #{v.id} 基于旧版本，期间已有新版本发布，请在最新版本上重新修改 / "
-                    "this version was based on an older published version"
-                )
-            if current is not None and current.effective_from and effective < current.effective_from:
-                raise LifecycleError(
-                    f"生效日期 {effective} 早于现行版本的生效日期 {current.effective_from} / "
-                    "effective date before the current version's"
-                )
-            old_files = files_in_force(s, effective)
-            report, new_library = _check_change(s, doc, v.content, effective, self.clock.today())
-            if not report.ok:
-                raise LifecycleError(
-                    f"版本 #{v.id} 未通过检查，不能发布 / it does not pass lint and tests", report.problems
-                )
-            before = _snapshot(v)
-            if current is not None and current.state == PUBLISHED:
-                prev_before = _snapshot(current)
-                current.state, current.superseded_by = SUPERSEDED, v.id
-                audit.record(
-                    s,
-                    who,
-                    "supersede",
-                    f"version:{current.id}",
-                    at=self.clock.now(),
-                    before=prev_before,
-                    after=_snapshot(current),
-                )
-            v.state, v.published_by, v.published_at = PUBLISHED, who, self.clock.now()
-            v.effective_from, v.publish_note = effective, note.strip() or None
-            ref = identify(v.content, path=doc.path)
-            if ref is not None and ref.kind == "policy":
-                doc.category, doc.title = ref.category, ref.title
-            _announce(s, "publish", v, doc, who, effective, note, before, old_files, new_library, self.clock)
-            return v
+        return self._go_live(version_id, "publish", actor, effective, note)
 
     def withdraw(
         self,
@@ -448,39 +463,104 @@ class Lifecycle:
         effective: dt.date | None = None,
         note: str = "",
     ) -> Version:
-        """Withdraw a version. A published one stops being in force from ``effective``
-        (the library without it must still pass); a draft or one in review is abandoned."""
-        effective = effective or self.clock.today()
+        """Withdraw a published version from ``effective`` on (the library without it must
+        still pass). A draft or a version in review is abandoned instead (:meth:`abandon`)."""
+        if self.version(version_id).state in (DRAFT, IN_REVIEW):
+            return self.abandon(version_id, actor=actor, note=note)
         if not note.strip():
             raise LifecycleError("请写明撤回原因 / a reason is required")
-        with write_session(self.engine) as s:
+        effective = effective or self.clock.today()
+        return self._go_live(version_id, "withdraw", actor, effective, note)
+
+    # --- the steps of an action -----------------------------------------------------------
+    def _begin(self, s: Session, version_id: int, action: str, actor: str) -> tuple[Version, str, dict[str, Any]]:
+        """In a write transaction: the version, the acting officer (checked against the state
+        table) and the version's snapshot before the action."""
+        v = _get(s, version_id)
+        doc = s.get(Document, v.document_id)
+        assert doc is not None
+        who = officer(s, actor, "viewer")
+        states.require(v, action, who, kind=doc.kind)
+        return v, who.name, _snapshot(v)
+
+    def _go_live(self, version_id: int, action: str, actor: str, effective: dt.date, note: str) -> Version:
+        """Publish or withdraw: check first, then lock only to write.
+
+        The expensive part — loading the library with and without the change, linting it and
+        running every test case on each date it will be in force — runs in a read
+        transaction, without the write lock, remembering the library generation it saw.
+        The write transaction then redoes only the cheap checks, and if the generation moved
+        meanwhile (someone else published), the change is checked again from the start.
+        """
+        for _ in range(_ATTEMPTS):
+            plan = self._plan(version_id, action, actor, effective)
+            with write_session(self.engine) as s:
+                if _generation(s) != plan.generation:
+                    continue  # the library changed while we checked: check again
+                v, who, before = self._begin(s, version_id, action, actor)
+                doc = s.get(Document, v.document_id)
+                assert doc is not None
+                _require_current(s, v, doc, action, effective)
+                if action == "publish":
+                    self._write_publish(s, v, doc, who, effective, note)
+                else:
+                    v.state, v.withdrawn_by, v.withdrawn_at = WITHDRAWN, who, self.clock.now()
+                    v.withdrawn_from, v.withdraw_note = effective, note.strip()
+                _announce(s, action, v, doc, who, effective, note, before, plan, self.clock)
+                return v
+        raise LifecycleError("检查期间政策库多次被修改，请稍后重试 / the library kept changing while checked; retry")
+
+    def _plan(self, version_id: int, action: str, actor: str, effective: dt.date) -> _Plan:
+        """The checks of :meth:`_go_live`, outside the write lock."""
+        with read_session(self.engine) as s:
+            generation = _generation(s)
             v = _get(s, version_id)
             doc = s.get(Document, v.document_id)
             assert doc is not None
-            if v.state in (DRAFT, IN_REVIEW):
-                who = officer(s, actor, "editor").name
-                before = _snapshot(v)
-                v.state, v.withdrawn_by, v.withdrawn_at, v.withdraw_note = WITHDRAWN, who, self.clock.now(), note
-                audit.record(
-                    s, who, "abandon", f"version:{v.id}", at=self.clock.now(), before=before, after=_snapshot(v)
-                )
-                return v
-            who = officer(s, actor, "publisher").name
-            if v.state != PUBLISHED:
-                raise LifecycleError(f"版本 #{v.id} 的状态是 {v.state}，不能撤回 / cannot be withdrawn")
-            if doc.kind != "policy":
-                raise LifecycleError("共享参数和变量文件不能撤回，只能发布新版本 / shared files cannot be withdrawn")
-            if v.effective_from is not None and effective < v.effective_from:
-                raise LifecycleError(f"撤回日期早于生效日期 {v.effective_from} / before the effective date")
+            states.require(v, action, officer(s, actor, "viewer"), kind=doc.kind)
+            _require_current(s, v, doc, action, effective)
             old_files = files_in_force(s, effective)
-            report, new_library = _check_change(s, doc, None, effective, self.clock.today())
-            if not report.ok:
-                raise LifecycleError("撤回后政策库无法通过检查 / the library fails without it", report.problems)
-            before = _snapshot(v)
-            v.state, v.withdrawn_by, v.withdrawn_at = WITHDRAWN, who, self.clock.now()
-            v.withdrawn_from, v.withdraw_note = effective, note.strip()
-            _announce(s, "withdraw", v, doc, who, effective, note, before, old_files, new_library, self.clock)
-            return v
+            report, new_library = _check_change(
+                s, doc, v.content if action == "publish" else None, effective, self.clock.today()
+            )
+        if not report.ok:
+            if action == "publish":
+                raise LifecycleError(
+                    f"版本 #{v.id} 未通过检查，不能发布 / it does not pass lint and tests", report.problems
+                )
+            raise LifecycleError("撤回后政策库无法通过检查 / the library fails without it", report.problems)
+        # The library in force before the change must load: notifications compare the two.
+        # A failure here stops the action rather than telling every subscriber they newly qualify.
+        try:
+            old_library = load_library(DB_ROOT, files=old_files)
+        except LibraryError as e:
+            raise LifecycleError(
+                f"{effective} 现行的政策库无法加载，无法计算通知，操作未执行 / the library in force on {effective} "
+                "does not load, so notifications cannot be computed; nothing was changed",
+                e.details(),
+            ) from e
+        assert new_library is not None
+        return _Plan(generation, old_library, new_library)
+
+    def _write_publish(self, s: Session, v: Version, doc: Document, who: str, effective: dt.date, note: str) -> None:
+        current = _latest_published(s, doc.id)
+        if current is not None and current.state == PUBLISHED:
+            prev_before = _snapshot(current)
+            current.state, current.superseded_by = SUPERSEDED, v.id
+            audit.record(
+                s,
+                who,
+                "supersede",
+                f"version:{current.id}",
+                at=self.clock.now(),
+                before=prev_before,
+                after=_snapshot(current),
+            )
+        v.state, v.published_by, v.published_at = PUBLISHED, who, self.clock.now()
+        v.effective_from, v.publish_note = effective, note.strip() or None
+        ref = identify(v.content, path=doc.path)
+        if ref is not None and ref.kind == "policy":
+            doc.category, doc.title = ref.category, ref.title
 
     # --- helpers for CLI automation ------------------------------------------------------
     def pending_for_text(self, text: str, filename: str | None = None) -> Version | None:
@@ -518,11 +598,36 @@ class Lifecycle:
             raise LifecycleError(f"版本 #{v.id} 未通过检查 / it does not pass lint and tests", report.problems)
 
 
-def _load(files: dict[str, str]) -> Library | None:
-    try:
-        return load_library(Path("<db>"), files=files)
-    except Exception:
-        return None
+#: How often :meth:`Lifecycle._go_live` checks again when the library changes meanwhile.
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the checks of a publish or withdrawal found, valid while the generation stands."""
+
+    generation: int
+    old_library: Library  # in force on the effective date before the change
+    new_library: Library  # in force on the effective date after it
+
+
+def _require_current(s: Session, v: Version, doc: Document, action: str, effective: dt.date) -> None:
+    """The cheap preconditions of going live, checked again under the write lock."""
+    if action == "withdraw":
+        if v.effective_from is not None and effective < v.effective_from:
+            raise LifecycleError(f"撤回日期早于生效日期 {v.effective_from} / before the effective date")
+        return
+    current = _latest_published(s, doc.id)
+    if (current.id if current else None) != v.parent_id:
+        raise LifecycleError(
+            f"版本 #{v.id} 基于旧版本，期间已有新版本发布，请在最新版本上重新修改 / "
+            "this version was based on an older published version"
+        )
+    if current is not None and current.effective_from and effective < current.effective_from:
+        raise LifecycleError(
+            f"生效日期 {effective} 早于现行版本的生效日期 {current.effective_from} / "
+            "effective date before the current version's"
+        )
 
 
 def _check_change(
@@ -596,23 +701,25 @@ __all__ = [
     "InForce",
     "Lifecycle",
     "PermissionDenied",
+    "Published",
     "content_hash",
     "files_in_force",
     "in_force",
+    "select_in_force",
+    "version_index",
 ]
 
 
 def _announce(
-    s: Any,
+    s: Session,
     kind: str,
     v: Version,
     doc: Document,
     who: str,
     effective: dt.date,
     note: str,
-    before: Any,
-    old_files: Any,
-    new_library: Any,
+    before: dict[str, Any],
+    plan: _Plan,
     clock: Clock,
 ) -> None:
     """A publish or withdrawal goes live: bump the generation the servers poll, record the
@@ -640,4 +747,4 @@ def _announce(
         after=_snapshot(v),
         detail={"effective": effective, "note": note, "event": event.id, "generation": gen},
     )
-    notify.fanout(s, event, doc, lambda: _load(old_files), lambda: new_library, at=at)
+    notify.fanout(s, event, doc, plan.old_library, plan.new_library, at=at)

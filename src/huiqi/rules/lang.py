@@ -16,7 +16,7 @@ from functools import cached_property
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from huiqi.errors import HuiqiError
 from huiqi.profile import FIELDS
@@ -140,6 +140,8 @@ def parse(text: str) -> exp.Expr:
         tree = sqlglot.parse_one(text, read="duckdb")
     except ParseError as e:
         raise ExprError(f"表达式无法解析 / cannot parse: {e.errors[0]['description'] if e.errors else e}") from None
+    except TokenError:  # e.g. a string literal that is never closed
+        raise ExprError("表达式无法解析：有未闭合的引号或非法字符 / cannot tokenize: an unclosed quote?") from None
     if tree is None:
         raise ExprError("表达式为空 / empty expression")
     return normalise_calls(tree)

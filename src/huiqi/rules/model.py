@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 POLICY_ID = r"^(cn|lj)\.[a-z0-9]+(\.[a-z0-9]+(-[a-z0-9]+)*)+$"
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+#: Addresses shown as links on public pages: http(s) with a host, nothing else (no javascript:).
+URL = r"^https?://[^\s/?#@]+(/[^\s]*)?$"
 Verdict = Literal["eligible", "ineligible", "undetermined"]
 
 
@@ -116,12 +118,12 @@ class ApplyDef(_Strict):
     materials: list[str] = []
     deadline: str
     contact: str
-    url: str | None = None
+    url: str | None = Field(None, pattern=URL, max_length=2000)
 
 
 class DocumentRef(_Strict):
     number: str
-    url: str | None = None
+    url: str | None = Field(None, pattern=URL, max_length=2000)
     note: str | None = None
 
 
@@ -153,7 +155,7 @@ class PolicyDef(_Strict):
     title: str
     issuer: str
     document_number: str
-    source_url: str
+    source_url: str = Field(pattern=URL, max_length=2000)
     documents: list[DocumentRef] = []
     region: str = Field(pattern=r"^\d{6}$")
     valid_from: dt.date

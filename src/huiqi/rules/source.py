@@ -23,6 +23,11 @@ class LibrarySource(Protocol):
         """The library of the versions in force on ``as_of``, to reproduce a past answer."""
         ...
 
+    def cached_for(self, as_of: dt.date) -> Library | None:
+        """``library_for(as_of)`` if that needs no build and no I/O, else None (a server
+        then builds it off its event loop, and may limit how many builds a client causes)."""
+        ...
+
 
 class StaticSource:
     """A library loaded once, e.g. from the policies/ directory."""
@@ -35,3 +40,6 @@ class StaticSource:
 
     def library_for(self, as_of: dt.date) -> Library:
         return self._library  # one YAML library: its policies carry their own validity dates
+
+    def cached_for(self, as_of: dt.date) -> Library | None:
+        return self._library

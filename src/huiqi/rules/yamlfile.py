@@ -47,6 +47,16 @@ def _sequence(loader: Any, node: yaml.SequenceNode) -> LineList:
     return out
 
 
+def _int(loader: Any, node: yaml.ScalarNode) -> int:
+    try:
+        return int(yaml.constructor.SafeConstructor.construct_yaml_int(loader, node))
+    except ValueError:  # e.g. Python's limit of 4,300 digits: an error at the number's line
+        raise yaml.constructor.ConstructorError(
+            None, None, "数字过长 / the number is too long", node.start_mark
+        ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _int)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 

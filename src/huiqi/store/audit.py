@@ -155,6 +155,17 @@ def entries(engine: Engine, batch: int = 1000) -> Iterator[AuditEntry]:
             session.expunge_all()
 
 
+def page(engine: Engine, *, before: int | None = None, limit: int = 100) -> list[AuditEntry]:
+    """At most ``limit`` rows, newest first, all older than ``before`` (a ``seq``) if given."""
+    with Session(engine) as session:
+        q = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+        if before is not None:
+            q = q.where(AuditEntry.seq < before)
+        rows = list(session.execute(q).scalars())
+        session.expunge_all()
+    return rows
+
+
 def verify_chain(engine: Engine) -> ChainReport:
     """Recompute every row's hash and link; report the first row that does not fit."""
     prev = GENESIS

@@ -26,6 +26,29 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("HUIQI_DB") or DEFAULT_URL
 
 
+def display_url(url: str | None = None) -> str:
+    """The database URL as it may be shown: the password replaced by ``***``."""
+    url = database_url(url)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show nothing of it that could be a secret
+        return "<无法解析的数据库地址 / unparsable database URL>"
+
+
+def redact(text: str, url: str | None = None) -> str:
+    """``text`` (an error message, say) without the password of ``url`` in any spelling."""
+    try:
+        password = make_url(database_url(url)).password
+    except Exception:
+        password = None
+    if password:
+        from urllib.parse import quote, quote_plus
+
+        for spelling in {str(password), quote(str(password), safe=""), quote_plus(str(password))}:
+            text = text.replace(spelling, "***")
+    return text
+
+
 def as_utc(value: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes (they were stored as UTC); PostgreSQL aware ones."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

@@ -20,7 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: Version states, in lifecycle order.
+#: Version states, in lifecycle order (their words: ``huiqi.vocab.STATES``; who may move a
+#: version between them: ``huiqi.library.states``).
 DRAFT, IN_REVIEW, PUBLISHED, SUPERSEDED, WITHDRAWN = (
     "draft",
     "in_review",
@@ -157,6 +158,10 @@ class Subscription(Base):
     email: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Added by revision 0006: an address receives notifications only once verified.
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    email_code_hash: Mapped[str | None] = mapped_column(String(64))
+    email_code_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class InboxMessage(Base):
@@ -201,3 +206,31 @@ class EmailMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- revision 0006: login throttling and enterprise tokens ---------------------------------
+class LoginThrottle(Base):
+    """Failed logins under one key (``user:<name>`` or ``addr:<client address>``)."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_failure_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EnterpriseToken(Base):
+    """A bearer token that lets one enterprise read its inbox and manage its subscriptions.
+
+    Issued by an officer (audited); only the SHA-256 of the token is stored. A stop-gap until
+    enterprise accounts exist (the portal): then a session resolves to the same identity.
+    """
+
+    __tablename__ = "enterprise_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), nullable=False, index=True)
+    note: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    issued_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import unicodedata
 from typing import Annotated, Any
 
+import anyio
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from huiqi.clock import Clock
-from huiqi.discover import industry_words
+from huiqi.discover import filter_policies, industry_words
+from huiqi.errors import Message
 from huiqi.match import MatchResult, answer
 from huiqi.profile import FIELDS, Profile, ProfileError, parse_profile
 from huiqi.profile import industry as gbt4754
 from huiqi.rules import Library, LibrarySource
 from huiqi.web import catalog
+from huiqi.web.limits import client_address
 from huiqi.web.problems import (
     FieldError,
     Problem,
@@ -40,15 +44,10 @@ def today(request: Request) -> dt.date:
     return clock.today()
 
 
-def library(request: Request, as_of: dt.date | None = None) -> Library:
-    """The library for this request: asked of the source every time (it may be swapped).
-
-    A past ``as_of`` gets the versions that were in force then, so old answers reproduce.
-    """
+def current_library(request: Request) -> Library:
+    """Today's library: asked of the source every time (a publication may have swapped it)."""
     state = request.app.state
     source: LibrarySource = state.source
-    if as_of is not None and as_of != today(request):
-        return source.library_for(as_of)
     lib = source.current()
     if state.freeze_gc and state.frozen_library != id(lib):
         gc.freeze()  # a newly published library: keep it out of the collector's walks too
@@ -56,10 +55,42 @@ def library(request: Request, as_of: dt.date | None = None) -> Library:
     return lib
 
 
+#: Library builds running at once in a worker (each ~0.2 s of CPU), whoever asked.
+_BUILDS = anyio.CapacityLimiter(1)
+
+
+async def library(request: Request, as_of: dt.date | None = None) -> Library:
+    """The library for this request. A past (or future) ``as_of`` gets the versions in
+    force then, so old answers reproduce.
+
+    A date whose set of versions is already built costs nothing. Any other date needs a
+    build: it runs in a worker thread, one at a time, never on the event loop, and each
+    client may cause only a few a minute (:class:`~huiqi.web.limits.RateLimiter`): a
+    client that cycles through dates gets 429 instead of slowing everyone else down.
+    """
+    if as_of is None or as_of == today(request):
+        return current_library(request)
+    state = request.app.state
+    source: LibrarySource = state.source
+    found = source.cached_for(as_of)
+    if found is not None:
+        return found
+    clock: Clock = state.clock
+    state.as_of_builds.check(
+        client_address(request),
+        clock.now().timestamp(),
+        Message(
+            "短时间内查询的历史日期过多，请稍后再试",
+            "too many different evaluation dates from this client; try again shortly",
+        ),
+    )
+    return await anyio.to_thread.run_sync(source.library_for, as_of, limiter=_BUILDS)
+
+
 async def library_dep(request: Request) -> Library:
     # async: FastAPI would run a plain ``def`` dependency in a worker thread (a thread hop
     # per request); ``current()`` is cheap by contract, so it runs inline.
-    return library(request)
+    return current_library(request)
 
 
 LibraryDep = Annotated[Library, Depends(library_dep)]
@@ -149,9 +180,12 @@ async def match_endpoint(request: Request, body: MatchRequest) -> Response:
     except ProfileError as e:
         typed = {x.field for x in errors}
         errors += [x for x in profile_errors(e.problems) if ".".join(x.field.split(".")[:2]) not in typed]
+    as_of = body.as_of or today(request)
+    if not errors:
+        errors += registered_after(profile, as_of, "profile.registered_on")
     if errors:
         return invalid_input(request, errors)  # 422 problem naming every field
-    data = answer(profile, body.as_of or today(request), library(request, body.as_of))
+    data = answer(profile, as_of, await library(request, body.as_of))
     return Response(orjson.dumps(data), media_type="application/json")
 
 
@@ -167,12 +201,15 @@ async def policies_endpoint(
     category: Annotated[catalog.Category | None, Query(description="政策类别")] = None,
     region: Annotated[
         str | None,
-        Query(pattern=r"^\d{6}$", description="企业所在地区（6位行政区划代码）：只列出可能适用于该地区的政策"),
+        Query(
+            max_length=20,
+            description="企业所在地区（6位行政区划代码，全角数字按半角处理）：只列出可能适用于该地区的政策",
+        ),
     ] = None,
     industry: Annotated[
         str | None,
         Query(
-            pattern=r"^[A-Ta-t](\d{2}(\d{1,2})?)?$",
+            pattern=r"^[A-Ta-t]([0-9]{2}([0-9]{1,2})?)?$",
             description="GB/T 4754-2017 行业代码（C、C39、C3911）：只列出条件不排除该行业的政策",
         ),
     ] = None,
@@ -180,6 +217,10 @@ async def policies_endpoint(
     q: Annotated[str | None, Query(max_length=100, description="关键词（标题、摘要、标签、文号）")] = None,
 ) -> catalog.PolicyList | Response:
     errors = []
+    if region is not None:
+        region = region_code(region)
+        if region is None:
+            errors.append(field_error("region", "应为6位数字的行政区划代码", "expected 6 digits (0-9)"))
     if industry is not None:
         industry = industry.upper()
         if gbt4754.lookup(industry) is None:
@@ -197,10 +238,12 @@ async def policies_endpoint(
         errors.append(field_error("in_force_on", zh, en))
     if errors:
         return invalid_input(request, errors)
-    found = catalog.filter_policies(
+    found = filter_policies(
         lib, category=category, region=region, industry=industry, in_force_on=in_force_on, q=q, today=today(request)
     )
-    return catalog.PolicyList(count=len(found), in_force_on=in_force_on, policies=[catalog.summary(p) for p in found])
+    return catalog.PolicyList(
+        count=len(found), in_force_on=in_force_on, policies=[catalog.summary(p, lib) for p in found]
+    )
 
 
 @router.get(
@@ -254,3 +297,24 @@ async def industries_endpoint(
 @router.get("/health", response_model=Health, summary="运行状态")
 async def health_endpoint(lib: LibraryDep) -> Health:
     return Health(status="ok", policies=len(lib.policies))
+
+
+def region_code(text: str) -> str | None:
+    """A region code as typed, NFKC-normalised (full-width ３３９９０１ → 339901); None unless
+    it is then six ASCII digits (other scripts' digits, such as ٣, are refused). The API and
+    the pages read region codes through this one function."""
+    code = unicodedata.normalize("NFKC", text).strip()
+    return code if len(code) == 6 and code.isascii() and code.isdigit() else None
+
+
+def registered_after(profile: Profile, as_of: dt.date, field: str) -> list[FieldError]:
+    """A 成立日期 after the evaluation date would give a negative age: refused, naming it."""
+    if profile.registered_on is not None and profile.registered_on > as_of:
+        return [
+            field_error(
+                field,
+                f"成立日期 {profile.registered_on} 晚于评估日期 {as_of}",
+                f"registered_on {profile.registered_on} is after as_of {as_of}",
+            )
+        ]
+    return []

@@ -1,4 +1,9 @@
-"""The web application: HTTP API, pages and static files in one FastAPI app."""
+"""The web application: HTTP API, pages and static files in one FastAPI app.
+
+Every response carries the security headers of :class:`SecurityHeaders` (a strict
+Content-Security-Policy: scripts and styles only from this site, no inline script, no
+framing), and every request body is bounded by :class:`BodyLimit`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette import types as asgi
@@ -17,7 +23,10 @@ from starlette import types as asgi
 from huiqi import clock as clocks
 from huiqi.errors import HuiqiError, Message
 from huiqi.rules import LibrarySource
-from huiqi.web import admin, api, certs, pages, problems, sharing
+from huiqi.web import admin, api, certs, enterprise, pages, problems, sharing
+from huiqi.web.limits import RateLimiter
+from huiqi.web.settings import Settings
+from huiqi.web.templating import render
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -85,7 +94,60 @@ class BodyTooLarge(HuiqiError):
         super().__init__(Message(f"请求正文不能超过 {limit // 1024} KB", f"the body must not exceed {limit} bytes"))
 
 
-def create_app(source: LibrarySource, *, freeze_gc: bool = False, clock: clocks.Clock | None = None) -> FastAPI:
+#: Scripts and styles from this site only, no inline script, no plugins, never framed.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+#: Swagger UI (``/docs``) sets inline styles from its script.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+#: Paths whose answers are private: never kept by a browser or a proxy.
+PRIVATE = ("/admin", "/api/v1/inbox", "/api/v1/subscriptions")
+
+
+class SecurityHeaders:
+    """Add the security headers to every HTTP response (pages, API, static files, errors)."""
+
+    def __init__(self, app: asgi.ASGIApp, *, https: bool = False):
+        self.app = app
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"x-frame-options", b"DENY"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        if https:
+            common.append((b"strict-transport-security", b"max-age=31536000"))
+        self.default = [*common, (b"content-security-policy", CSP.encode())]
+        self.docs = [*common, (b"content-security-policy", DOCS_CSP.encode())]
+        self.private = [(b"cache-control", b"no-store")]
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        extra = self.docs if path == "/docs" else self.default
+        if path.startswith(PRIVATE):
+            extra = [*extra, *self.private]
+
+        async def with_headers(message: asgi.Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in names)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(
+    source: LibrarySource,
+    *,
+    freeze_gc: bool = False,
+    clock: clocks.Clock | None = None,
+    settings: Settings | None = None,
+) -> FastAPI:
     """The app. ``source.current()`` is asked for the library on every request, so a
     lifecycle source can publish a new library without a restart.
 
@@ -95,8 +157,10 @@ def create_app(source: LibrarySource, *, freeze_gc: bool = False, clock: clocks.
     ~80 ms that showed up as the p99.9 latency of the calculator. A newly published
     library is frozen too, on the first request that sees it.
 
-    ``clock`` is the one clock of the app (default: ``HUIQI_NOW`` or the system clock).
+    ``clock`` is the one clock of the app (default: ``HUIQI_NOW`` or the system clock);
+    ``settings`` what the operator configured (default: from the environment).
     """
+    settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,7 +180,7 @@ def create_app(source: LibrarySource, *, freeze_gc: bool = False, clock: clocks.
             "临江市惠企政策计算器与政策库的 HTTP 接口。金额单位为元，以十进制字符串表示。"
             "错误以 application/problem+json（RFC 9457）返回，逐项写明出错的字段（中文 / English）。"
         ),
-        docs_url="/docs",
+        docs_url=None,  # served below, without inline script
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -124,14 +188,20 @@ def create_app(source: LibrarySource, *, freeze_gc: bool = False, clock: clocks.
     app.state.clock = clock or clocks.from_env()
     app.state.freeze_gc = freeze_gc
     app.state.frozen_library = None
+    app.state.settings = settings
+    app.state.as_of_builds = RateLimiter(per_minute=settings.as_of_builds_per_minute, burst=5)
+    app.state.auth_failures = RateLimiter(per_minute=10, burst=20)
     problems.install(app, html=pages.error_page)
     app.include_router(api.router)
+    app.include_router(enterprise.router)
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(certs.router)
     app.include_router(sharing.router)
+    app.add_api_route("/docs", _docs_page, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, https=settings.https)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -142,6 +212,10 @@ def create_app(source: LibrarySource, *, freeze_gc: bool = False, clock: clocks.
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+async def _docs_page(request: Request) -> HTMLResponse:
+    return render(request, "docs.html", {})
 
 
 def _problem_media_types(schema: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from huiqi.certs.config import licences_from_env
 from huiqi.certs.qr import qr_svg, verify_url
 from huiqi.certs.verify import load_package
 from huiqi.errors import Message, PermissionDenied, Unavailable
-from huiqi.web.pages import TEMPLATES
+from huiqi.web.templating import TEMPLATES
 
 router = APIRouter()
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from huiqi.errors import Message
 from huiqi.profile import FIELDS, FieldProblem, ProfileError, parse_profile
 from huiqi.profile import industry as gbt4754
+from huiqi.profile.regions import SAMPLE_REGIONS
 
 WAN = Decimal(10000)
 _FEN = Decimal("0.01")
@@ -30,6 +33,8 @@ FORM_FIELDS = tuple(name for names in FORM_GROUPS.values() for name in names)
 NONE_CERTIFICATIONS = "none"
 #: Help under each field, in plain words.
 HINTS = {name: spec.hint for name, spec in FIELDS.items()}
+#: 所在地区 is chosen from a list of districts here, not typed as a code.
+HINTS["region"] = "企业注册所在的区（临江市为演示虚构的城市）。"
 
 
 def wan_to_yuan(text: str) -> Decimal:
@@ -83,6 +88,29 @@ def resolve_industry(text: str) -> str:
     raise ValueError(f"找不到名称含“{t[:20]}”的行业，请换个说法或填代码 / no GB/T 4754 industry matches {t[:20]!r}")
 
 
+def message_zh(error: Exception) -> str:
+    """The Chinese half of an error's bilingual message (for the pages)."""
+    message = getattr(error, "message", None)
+    return message.zh if isinstance(message, Message) else Message.parse(str(error)).zh
+
+
+def resolve_region(text: str) -> str:
+    """The district chosen from the list (its code), or typed as a name or a code.
+
+    Full-width digits are read as digits (NFKC); a code of another place is kept as it is
+    (a national policy may still apply), anything else is refused with the list.
+    """
+    t = unicodedata.normalize("NFKC", text).strip()
+    token = t.split()[0] if t.split() else ""
+    if len(token) == 6 and token.isascii() and token.isdigit():
+        return token
+    for code, name in SAMPLE_REGIONS.items():
+        if t in (name, f"临江市{name}") and not code.endswith("00"):
+            return code
+    names = "、".join(name for code, name in SAMPLE_REGIONS.items() if not code.endswith("00"))
+    raise ValueError(f"请从列表中选择所在地区：{names} / choose a district from the list")
+
+
 @dataclass
 class FormState:
     """What the person typed (to show again) and the profile built from it."""
@@ -127,13 +155,13 @@ def parse_form(form: Mapping[str, Any]) -> FormState:
                 if found is not None:
                     state.values[name] = f"{found.code} {found.name}"
             elif name == "region":
-                raw[name] = text.split()[0]
+                raw[name] = resolve_region(text)
             elif FIELDS[name].kind == "integer":
                 raw[name] = text.replace(",", "").replace("，", "").removesuffix(FIELDS[name].unit).strip()
             else:
                 raw[name] = text
         except ValueError as e:
-            state.errors[name] = str(e).partition(" / ")[0]
+            state.errors[name] = message_zh(e)
     getlist = getattr(form, "getlist", None)
     certs = getlist("certifications") if getlist else form.get("certifications") or []
     state.certifications = [c for c in certs if isinstance(c, str) and c in FIELDS["certifications"].values]

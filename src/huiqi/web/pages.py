@@ -9,93 +9,27 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from huiqi import vocab
+from huiqi.discover import filter_policies
 from huiqi.discover import search as policy_search
 from huiqi.discover.recommend import recommend
 from huiqi.match import MatchResult, match
-from huiqi.match.explain import size_label, yuan
-from huiqi.profile import FIELDS, parse_profile
 from huiqi.profile import industry as gbt4754
+from huiqi.profile import parse_profile
 from huiqi.rules import Library
 from huiqi.web import catalog, forms
-from huiqi.web.api import library, today
+from huiqi.web.api import current_library, library, region_code, registered_after, today
+from huiqi.web.templating import TEMPLATES, industry_text, money, render
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-def money(amount: str | None, unit: str = "yuan") -> str:
-    if amount is None:
-        return "金额待定"
-    return yuan(Decimal(amount)) + vocab.unit_suffix(unit)
-
-
-def field_label(name: str) -> str:
-    spec = FIELDS.get(name)
-    return spec.label if spec else name
-
-
-def date_zh(value: dt.date | str | None) -> str:
-    if value is None:
-        return "长期有效"
-    if isinstance(value, str):
-        value = dt.date.fromisoformat(value)
-    return f"{value.year}年{value.month}月{value.day}日"
-
-
-def industry_text(code: str | None) -> str:
-    if not code:
-        return ""
-    found = gbt4754.lookup(code)
-    return f"{found.code} {found.name}" if found else code
-
-
-def param_text(value: Any, unit: str = "") -> str:
-    """A named value as a person reads it: 30 万元, 0.05, 2025年1月1日, 是."""
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    text = str(value)
-    if unit == "元":
-        try:
-            return yuan(Decimal(text))
-        except ArithmeticError:
-            return f"{text} 元"
-    return f"{text} {unit}".strip()
-
-
-TEMPLATES.env.globals.update(
-    param_text=param_text,
-    money=money,
-    field_label=field_label,
-    date_zh=date_zh,
-    size_label=size_label,
-    region_label=catalog.region_label,
-    industry_text=industry_text,
-    FIELDS=FIELDS,
-    HINTS=forms.HINTS,
-    FORM_GROUPS=forms.FORM_GROUPS,
-    MONEY_FIELDS=forms.MONEY_FIELDS,
-    VERDICTS=vocab.VERDICTS,
-    OUTCOMES=vocab.OUTCOMES,
-    CATEGORIES=vocab.CATEGORIES,
-    REGION_LABELS=catalog.REGION_LABELS,
-    APPLY_MODES=vocab.APPLY_MODES,
-)
+TEMPLATES.env.globals.update(HINTS=forms.HINTS, FORM_GROUPS=forms.FORM_GROUPS, MONEY_FIELDS=forms.MONEY_FIELDS)
 
 router = APIRouter(include_in_schema=False)
-
-
-def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
 
 
 def totals_by_unit(result: MatchResult) -> list[tuple[str, str]]:
@@ -130,7 +64,7 @@ def _calculator(
     elif result is not None:
         for r in result.results:
             groups[r.verdict].append(r)
-    return _render(
+    return render(
         request,
         "calculator.html",
         {
@@ -160,9 +94,14 @@ async def calculator_submit(request: Request) -> HTMLResponse:
     except Exception:  # malformed multipart or urlencoded body: show the empty form again
         form = FormData()
     state = forms.parse_form(form)
+    if state.profile is not None:
+        as_of = state.as_of_date or today(request)
+        for error in registered_after(parse_profile(state.profile), as_of, "registered_on"):
+            state.errors["registered_on"] = error.message_zh
+            state.profile = None
     if state.profile is None:
         return _calculator(request, state, None, 422 if state.filled or state.errors else 200)
-    lib: Library = library(request, state.as_of_date)
+    lib = await library(request, state.as_of_date)
     result = match(state.profile, state.as_of_date or today(request), lib)
     return _calculator(request, state, result, lib=lib)
 
@@ -176,16 +115,17 @@ async def policies_page(request: Request) -> HTMLResponse:
     if category is not None and category not in vocab.CATEGORIES:
         errors["category"] = "没有这个类别"
         category = None
-    region = values["region"].split()[0] if values["region"] else None
-    if region is not None and not (len(region) == 6 and region.isascii() and region.isdigit()):
-        errors["region"] = "应为6位数字的行政区划代码"
-        region = None
+    region = None
+    if values["region"]:
+        region = region_code(values["region"].split()[0])
+        if region is None:
+            errors["region"] = "请从列表中选择所在地区"
     industry = None
     if values["industry"]:
         try:
             industry = forms.resolve_industry(values["industry"])
         except ValueError as e:
-            errors["industry"] = str(e).partition(" / ")[0]
+            errors["industry"] = forms.message_zh(e)
         else:
             if gbt4754.lookup(industry) is None:
                 errors["industry"] = f"GB/T 4754-2017 中没有代码 {industry}"
@@ -198,8 +138,8 @@ async def policies_page(request: Request) -> HTMLResponse:
             in_force_on = dt.date.fromisoformat(values["in_force_on"])
         except ValueError:
             errors["in_force_on"] = "应为日期，格式 YYYY-MM-DD"
-    lib: Library = library(request)
-    found = catalog.filter_policies(
+    lib = current_library(request)
+    found = filter_policies(
         lib,
         category=category,
         region=region,
@@ -209,11 +149,11 @@ async def policies_page(request: Request) -> HTMLResponse:
         today=today(request),
     )
     filtered = any(values.values())
-    return _render(
+    return render(
         request,
         "policies.html",
         {
-            "policies": [catalog.summary(p) for p in found],
+            "policies": [catalog.summary(p, lib) for p in found],
             "total": len(lib.policies),
             "values": values,
             "errors": errors,
@@ -236,7 +176,7 @@ async def search_page(request: Request) -> HTMLResponse:
     if sort not in policy_search.SORTS:
         errors["sort"] = "排序方式只能是：" + "、".join(policy_search.SORTS.values())
         sort = "relevance"
-    lib: Library = library(request)
+    lib = current_library(request)
     result = None
     try:
         result = policy_search.search(
@@ -248,7 +188,7 @@ async def search_page(request: Request) -> HTMLResponse:
         )
     except policy_search.SearchError as e:
         errors[e.field] = e.message_zh
-    return _render(
+    return render(
         request,
         "search.html",
         {
@@ -267,23 +207,32 @@ async def search_page(request: Request) -> HTMLResponse:
 
 @router.get("/policies/{policy_id}", response_class=HTMLResponse)
 async def policy_page(request: Request, policy_id: str) -> Response:
-    lib: Library = library(request)
+    lib = current_library(request)
     policy = lib.by_id.get(policy_id)
     if policy is None:
         return error_page(request, 404, f"政策库中没有编号为“{policy_id[:100]}”的政策。")
     info = catalog.detail(policy, lib)
-    return _render(
+    return render(
         request,
         "policy.html",
         {"p": info, "in_force": policy.definition.in_force(today(request)), "page": "policies"},
     )
 
 
-_ERROR_TITLES = {404: "找不到这个页面", 405: "不支持这种访问方式", 413: "提交的内容太大"}
+_ERROR_TITLES = {
+    401: "需要登录",
+    403: "没有权限",
+    404: "找不到这个页面",
+    405: "不支持这种访问方式",
+    409: "操作未被接受",
+    413: "提交的内容太大",
+    429: "请求过于频繁",
+    503: "服务暂不可用",
+}
 
 
 def error_page(request: Request, status: int, detail: str = "") -> Response:
     title = _ERROR_TITLES.get(status, "请求有误")
     if not detail or detail in ("Not Found", "Method Not Allowed"):
         detail = ""
-    return _render(request, "error.html", {"status": status, "title": title, "detail": detail}, status)
+    return render(request, "error.html", {"status": status, "title": title, "detail": detail}, status)

@@ -15,6 +15,7 @@ input shape yields a 5xx.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -22,12 +23,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huiqi.errors import HuiqiError, Message, RateLimited
 from huiqi.profile import FIELDS, FieldProblem
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 class FieldError(BaseModel):
@@ -242,6 +245,17 @@ def install(app: FastAPI, html: HtmlErrorPage | None = None) -> None:
             return problem_response(
                 request, 400, "http-400", str(_HTTP_TITLES[400]), "请求嵌套过深 / the request is nested too deeply"
             )
+        if isinstance(exc, DataError):
+            # Input the database cannot store (a NUL byte, an over-long text) that the edge
+            # did not catch: still the client's input, never a 500.
+            log.warning("database refused a value: %s", type(exc.orig).__name__)
+            return problem_response(
+                request,
+                422,
+                "invalid-input",
+                "输入有误 / Invalid input",
+                "输入含有无法保存的字符或过长 / the input has characters or a length the database cannot store",
+            )
         page = html is not None and not is_api(request)
         if isinstance(exc, HuiqiError):
             location = getattr(exc, "location", None)
@@ -259,5 +273,5 @@ def install(app: FastAPI, html: HtmlErrorPage | None = None) -> None:
             return response
         return _http_problem(request, exc)
 
-    for kind in (HuiqiError, StarletteHTTPException, RequestValidationError, RecursionError):
+    for kind in (HuiqiError, StarletteHTTPException, RequestValidationError, RecursionError, DataError):
         app.add_exception_handler(kind, handle_exception)

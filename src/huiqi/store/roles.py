@@ -1,0 +1,64 @@
+"""The application's own PostgreSQL role: it may not rewrite history.
+
+Migrations run as the owner of the tables; the server and the officers' tools connect as
+a separate role that owns nothing. Owning a table is what lets a role disable its
+triggers, truncate or drop it; this role can do none of that, so the append-only trigger
+of ``audit_log`` stands, and a version's text and hash — written once, by INSERT — cannot
+be changed by the application at all (only the lifecycle columns may be updated).
+
+``grant_app_role(owner_engine, "huiqi_app")`` (``huiqi db grant huiqi_app``) gives the
+role exactly the privileges below and nothing else; run it again after each upgrade.
+SQLite has no roles: there the file's permissions are the boundary.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, inspect, text
+
+#: Table → what the application may do there. ``UPDATE(a, b)`` limits updates to those columns.
+APP_PRIVILEGES: dict[str, tuple[str, ...]] = {
+    "alembic_version": ("SELECT",),
+    "library_state": ("SELECT", "UPDATE(generation, changed_at)"),
+    "users": ("SELECT", "INSERT", "UPDATE(password_hash, active)"),
+    "admin_sessions": ("SELECT", "INSERT", "DELETE"),
+    "documents": ("SELECT", "INSERT", "UPDATE(category, title)"),
+    "versions": (
+        "SELECT",
+        "INSERT",
+        "UPDATE(state, submitted_by, submitted_at, published_by, published_at, effective_from, publish_note, "
+        "superseded_by, withdrawn_by, withdrawn_at, withdrawn_from, withdraw_note)",
+    ),
+    "audit_log": ("SELECT", "INSERT"),
+    "publish_events": ("SELECT", "INSERT"),
+    "enterprises": ("SELECT", "INSERT", "UPDATE"),
+    "subscriptions": ("SELECT", "INSERT", "UPDATE"),
+    "inbox": ("SELECT", "INSERT", "UPDATE(read_at)"),
+    "webhook_outbox": ("SELECT", "INSERT", "UPDATE"),
+    "email_outbox": ("SELECT", "INSERT", "UPDATE"),
+    "login_throttle": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    "enterprise_tokens": ("SELECT", "INSERT", "UPDATE(revoked_at)"),
+}
+#: Tables not named above (e.g. those of later revisions) get only this: append and read.
+DEFAULT_PRIVILEGES = ("SELECT", "INSERT")
+
+
+def _quote(engine: Engine, name: str) -> str:
+    return engine.dialect.identifier_preparer.quote(name)
+
+
+def grant_app_role(owner: Engine, role: str) -> list[str]:
+    """Give ``role`` the application's privileges on every table; returns the statements run."""
+    if owner.dialect.name != "postgresql":
+        raise ValueError("应用角色只适用于 PostgreSQL / application roles need PostgreSQL")
+    who = _quote(owner, role)
+    tables = sorted(inspect(owner).get_table_names())
+    statements = [f"GRANT USAGE ON SCHEMA public TO {who}"]
+    for table in tables:
+        name = _quote(owner, table)
+        statements.append(f"REVOKE ALL ON {name} FROM {who}")
+        statements.extend(f"GRANT {p} ON {name} TO {who}" for p in APP_PRIVILEGES.get(table, DEFAULT_PRIVILEGES))
+    statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}")
+    with owner.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    return statements
