@@ -1,12 +1,11 @@
 """Officer pages and the notification API, through the real app (FastAPI TestClient)."""
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
 from huiqi.library import DbLibrarySource
 from huiqi.web import create_app
+from tests.library.officer_client import attempt_login, login
 
 PID = "cn.cit.small-low-profit"
 OLD_TITLE, NEW_TITLE = "小型微利企业所得税优惠", "小型微利企业所得税优惠（网页修订）"
@@ -18,26 +17,8 @@ def app(sqlite_lc):
     return create_app(source, clock=sqlite_lc.clock)
 
 
-def csrf_of(html):
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-def attempt_login(client, name, password):
-    """What a browser does: open the login page (its form token), then post the form."""
-    form = client.get("/admin/login")
-    assert form.status_code == 200
-    return client.post(
-        "/admin/login", data={"name": name, "password": password, "next": "/admin", "csrf": csrf_of(form.text)}
-    )
-
-
 def _login(app, name, password):
-    client = TestClient(app, follow_redirects=False)
-    r = attempt_login(client, name, password)
-    assert r.status_code == 303, r.text
-    page = client.get("/admin")
-    assert page.status_code == 200
-    return client, csrf_of(page.text)
+    return login(app, name, password)
 
 
 def test_pages_need_a_login(app):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -73,14 +74,13 @@ def client(library: Library) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def serving(log_path: Path, *extra: str) -> Iterator[str]:
     """``huiqi serve`` as a user starts it, on a free loopback port; yields its base URL."""
-    log_path = tmp_path_factory.mktemp("server") / "serve.log"
     env = dict(os.environ, PYTHONUNBUFFERED="1", HUIQI_NOW=TEST_NOW.isoformat())
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "huiqi.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, "-m", "huiqi.cli", "serve", "--host", "127.0.0.1", "--port", "0", *extra],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -113,3 +113,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
         errors = log_path.read_text(encoding="utf-8")
         assert "Traceback" not in errors, f"the server logged an error:\n{errors}"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The calculator on the shipped policy files."""
+    with serving(tmp_path_factory.mktemp("server") / "serve.log") as base:
+        yield base

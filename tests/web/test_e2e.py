@@ -258,3 +258,33 @@ def test_policy_library_search_and_filter(page: Page, server: str, shots: Path) 
 def test_api_docs_render_under_the_content_security_policy(page: Page, server: str) -> None:
     page.goto(server + "/docs")
     expect(page.get_by_text("/api/v1/match").first).to_be_visible()
+
+
+@pytest.fixture(scope="module")
+def officer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``huiqi serve --db`` on a database with the library imported and officers added."""
+    from tests.library.conftest import make_lifecycle
+    from tests.web.conftest import serving
+
+    folder = tmp_path_factory.mktemp("officers")
+    url = f"sqlite:///{folder / 'huiqi.db'}"
+    make_lifecycle(url).engine.dispose()
+    with serving(folder / "serve.log", "--db", url, "--workers", "1") as base:
+        yield base
+
+
+def test_an_officer_logs_in_and_the_editor_checks_as_they_type(page: Page, officer_server: str, shots: Path) -> None:
+    page.goto(officer_server + "/admin")
+    expect(page).to_have_url(re.compile(r"/admin/login"))
+    page.get_by_label("用户名").fill("alice")
+    page.get_by_label("密码").fill("alice-password")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="政策与审核")).to_be_visible()
+    page.goto(officer_server + "/admin/edit?doc=cn.cit.small-low-profit")
+    expect(page.locator("#status")).to_have_text("✓ 可以提交", timeout=60_000)  # the live check (static script)
+    expect(page.locator("#preview tbody tr").first).to_be_visible()
+    text = page.get_by_label("政策 YAML")
+    text.fill(text.input_value().replace("taxable_income <= param(", "taxable_income <= 'x AND param(", 1))
+    expect(page.locator("#status")).to_have_text("✗ 有问题，不能提交", timeout=60_000)
+    expect(page.locator("#errors li").first).to_contain_text("cit.small-low-profit.yaml:")
+    page.screenshot(path=str(shots / f"officer-editor-{width_of(page)}.png"), full_page=True)

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from huiqi.library.errors import LifecycleError
+from huiqi.rules import yamlfile
 from huiqi.rules.library import PARAMETERS_FILE, VARIABLES_FILE
 from huiqi.rules.model import POLICY_ID
 
@@ -40,8 +41,20 @@ def policy_path(policy_id: str) -> str:
 def parse(text: str) -> Any:
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: e.g. a number of more than 4,300 digits
         return None
+
+
+def yaml_error(text: str) -> tuple[int, str] | None:
+    """Where and why a text is not YAML (line, message); None when it parses."""
+    try:
+        yamlfile.loads(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        return (mark.line + 1 if mark else 1), str(e.problem or e)
+    except (yaml.YAMLError, ValueError) as e:
+        return 1, str(e)
+    return None
 
 
 def identify(text: str, filename: str | None = None, path: str | None = None) -> DocRef | None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from huiqi.clock import Clock, from_env
 from huiqi.library import notify, states
 from huiqi.library.checks import DB_ROOT, CheckReport, check_files
-from huiqi.library.documents import DocRef, identify, require_valid_id
+from huiqi.library.documents import DocRef, identify, require_valid_id, yaml_error
 from huiqi.library.errors import LifecycleError, NotFound, PermissionDenied, TamperedVersion
 from huiqi.library.officers import officer
 from huiqi.rules import Library, LibraryError, load_library
@@ -278,8 +278,12 @@ class Lifecycle:
         """Lint a proposed text against the library in force on ``as_of`` and run the tests."""
         ref = identify(text, filename)
         if ref is None:
-            report = CheckReport(errors=[_unidentified(display or filename)])
-            return None, report
+            broken = yaml_error(text)
+            where = display or filename or "政策 YAML"
+            if broken is not None:
+                line, message = broken
+                return None, CheckReport(errors=[f"{where}:{line}: YAML 格式错误 / invalid YAML: {message}"])
+            return None, CheckReport(errors=[_unidentified(display or filename)])
         with read_session(self.engine) as s:
             doc = s.get(Document, ref.id)
             if doc is not None:

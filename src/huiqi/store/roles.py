@@ -37,6 +37,18 @@ APP_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "email_outbox": ("SELECT", "INSERT", "UPDATE"),
     "login_throttle": ("SELECT", "INSERT", "UPDATE", "DELETE"),
     "enterprise_tokens": ("SELECT", "INSERT", "UPDATE(revoked_at)"),
+    # The transparency log (huiqi.trust): leaves are append-only; tiles and sizes are derived
+    # from them (recomputed by verification); checkpoints gain cosignatures.
+    "tlog_leaves": ("SELECT", "INSERT"),
+    "tlog_tiles": ("SELECT", "INSERT", "UPDATE(hashes)"),
+    "tlog_shards": ("SELECT", "INSERT", "UPDATE(size)"),
+    "tlog_checkpoints": ("SELECT", "INSERT", "UPDATE(note)"),
+    "trust_data_keys": ("SELECT", "INSERT", "UPDATE(wrapped, state, retired_at)"),
+    # E-licences (huiqi.certs): events append-only; a licence's state and a key's retirement change.
+    "cert_licences": ("SELECT", "INSERT", "UPDATE(state)"),
+    "cert_events": ("SELECT", "INSERT"),
+    "cert_keys": ("SELECT", "INSERT", "UPDATE(retired_at)"),
+    "cert_counters": ("SELECT", "INSERT", "UPDATE(value)"),
 }
 #: Tables not named above (e.g. those of later revisions) get only this: append and read.
 DEFAULT_PRIVILEGES = ("SELECT", "INSERT")

@@ -169,7 +169,7 @@ router = APIRouter(prefix="/api/v1")
     "/match",
     response_model=MatchResult,
     summary="政策计算器：企业画像进，全部政策的判断结果出",
-    responses=_problems(400, 413, 422),
+    responses=_problems(400, 413, 422, 429, 503),
 )
 async def match_endpoint(request: Request, body: MatchRequest) -> Response:
     """Every policy in force on ``as_of``, each ``eligible`` / ``undetermined`` / ``ineligible``,

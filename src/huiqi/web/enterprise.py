@@ -33,7 +33,7 @@ bearer = HTTPBearer(
 USCC = r"^[0-9A-HJ-NP-RTUWXY]{18}$"
 TOO_MANY = Message("失败次数过多，请稍后再试", "too many failed attempts from this address; try again later")
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "description": "problem+json (RFC 9457)"} for code in (401, 403, 404, 422, 429)
+    code: {"model": Problem, "description": "problem+json (RFC 9457)"} for code in (400, 401, 403, 404, 413, 422, 429)
 }
 
 

@@ -10,13 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from huiqi import vocab
 from huiqi.match import match
 from huiqi.profile import ProfileError, parse_profile
 from huiqi.web.admin.auth import OfficerSession, check_csrf, require
 from huiqi.web.deps import Document, Line, settings
+from huiqi.web.problems import Problem
 
 router = APIRouter()
 EditorApi = Annotated[OfficerSession, Depends(require("editor"))]
@@ -26,7 +27,14 @@ class LintRequest(BaseModel):
     text: Document = Field(description="政策 YAML 全文")
     filename: Line | None = Field(None, description="共享文件须给出文件名 _parameters.yaml / _variables.yaml")
     document_id: Line | None = None
-    as_of: dt.date | None = None
+    as_of: dt.date | None = Field(None, description="评估日期 YYYY-MM-DD")
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_text(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str | dt.date):
+            raise ValueError("应为日期，格式 YYYY-MM-DD / expected a date string YYYY-MM-DD")
+        return value
 
 
 def examples(folder: Path | None) -> list[tuple[str, dict[str, Any]]]:
@@ -44,7 +52,11 @@ def examples(folder: Path | None) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-@router.post("/admin/api/lint", tags=["officers"])
+@router.post(
+    "/admin/api/lint",
+    tags=["officers"],
+    responses={c: {"model": Problem, "description": "problem+json (RFC 9457)"} for c in (400, 401, 403, 413, 422)},
+)
 def lint_api(request: Request, me: EditorApi, body: LintRequest) -> Response:
     """检查一段政策 YAML：与现行政策库一起加载、类型检查、运行全部测试用例，并在示例企业上预览结论。"""
     check_csrf(me, request.headers.get("X-CSRF-Token"))
