@@ -119,3 +119,29 @@ def test_import_needs_a_valid_library(cli, tmp_path):
     (lib / "cn" / "broken.yaml").write_text("id: cn.x.y\ntitle: 1\n", encoding="utf-8")
     result = cli("policy", "import", lib, ok=False)
     assert result.exit_code == 1 and "broken.yaml" in result.output
+
+
+def test_officer_and_enterprise_commands(cli, tmp_path):
+    from huiqi.library import Lifecycle
+    from huiqi.library.enterprises import from_token
+    from huiqi.library.officers import login
+
+    lc = Lifecycle.open()
+    assert login(lc.engine, "alice", "alice-password", clock=lc.clock) is not None
+    cli("user", "disable", "alice")
+    assert login(lc.engine, "alice", "alice-password", clock=lc.clock) is None
+    cli("user", "enable", "alice")
+    issued = cli("enterprise", "token", "issue", "91339901MA3C9W1E2F", "--as", "alice", "--days", "30")
+    token = issued.stdout.strip().splitlines()[-1]
+    assert token.startswith("hqe_") and from_token(lc.engine, token, clock=lc.clock).uscc == "91339901MA3C9W1E2F"
+    assert cli("enterprise", "token", "issue", "not-a-uscc", "--as", "alice", ok=False).exit_code == 1
+    cli("enterprise", "token", "revoke", "91339901MA3C9W1E2F", "--as", "alice")
+    assert from_token(lc.engine, token, clock=lc.clock) is None
+    changed = _edited(tmp_path, "title: 小型微利企业所得税优惠", "title: 另一个标题")
+    cli("policy", "submit", changed, "--as", "alice", "--note", "试一下")
+    listed = cli("policy", "versions", "cn.cit.small-low-profit", env={"COLUMNS": "300"})
+    assert "abandon(editor)" in listed.stdout and "publish(publisher)" in listed.stdout
+    version = lc.pending_for_text(changed.read_text(encoding="utf-8"), changed.name)
+    cli("policy", "abandon", version.id, "--as", "alice", "--note", "不改了")
+    assert lc.version(version.id).state == "withdrawn"
+    lc.engine.dispose()

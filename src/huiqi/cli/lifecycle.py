@@ -78,6 +78,14 @@ def _read(path: Path) -> str:
         fail(f"无法读取 / cannot read {path}: {e}", code=2)
 
 
+def _open_as(db: str | None, actor: str | None) -> tuple[Lifecycle, str]:
+    """The lifecycle and the acting officer (``--as`` or HUIQI_USER), or a clear exit."""
+    lc = _open(db)
+    who = _actor(actor)
+    assert who is not None
+    return lc, who
+
+
 def _refused(e: Any) -> NoReturn:
     fail(str(e.message), e.details())
 
@@ -132,9 +140,7 @@ def submit_command(
     from huiqi.library import LifecycleError
 
     text = _read(file)
-    lc = _open(db)
-    who = _actor(actor)
-    assert who is not None
+    lc, who = _open_as(db, actor)
     _, report = lc.check_text(text, filename=file.name, display=str(file))
     _print_check(report)
     if not report.ok:
@@ -192,9 +198,7 @@ def withdraw_command(
     """撤回一项已发布的政策（发布人）。"""
     from huiqi.library import LifecycleError
 
-    lc = _open(db)
-    who = _actor(actor)
-    assert who is not None
+    lc, who = _open_as(db, actor)
     latest = lc.latest_published(document)
     if latest is None:
         fail(f"{document}: 没有已发布的版本 / nothing published")
@@ -239,9 +243,7 @@ def abandon_command(
     """放弃一个草稿或待审核的版本（作者本人或发布人）。"""
     from huiqi.library import LifecycleError
 
-    lc = _open(db)
-    who = _actor(actor)
-    assert who is not None
+    lc, who = _open_as(db, actor)
     try:
         v = lc.abandon(version, actor=who, note=note)
     except LifecycleError as e:
@@ -465,9 +467,7 @@ def token_issue(
     from huiqi.library import LifecycleError
     from huiqi.library.enterprises import issue_token
 
-    lc = _open(db)
-    who = _actor(actor)
-    assert who is not None
+    lc, who = _open_as(db, actor)
     try:
         token = issue_token(lc.engine, uscc, actor=who, clock=lc.clock, days=days, note=note)
     except LifecycleError as e:
@@ -484,9 +484,7 @@ def token_revoke(
     from huiqi.library import LifecycleError
     from huiqi.library.enterprises import revoke_tokens
 
-    lc = _open(db)
-    who = _actor(actor)
-    assert who is not None
+    lc, who = _open_as(db, actor)
     try:
         count = revoke_tokens(lc.engine, uscc, actor=who, clock=lc.clock)
     except LifecycleError as e:

@@ -348,9 +348,7 @@ class Lifecycle:
                 )
                 s.add(v)
                 s.flush()
-                audit.record(
-                    s, who, "import", f"version:{v.id}", at=self.clock.now(), after=_snapshot(v), detail={"path": rel}
-                )
+                self._audit(s, who, "import", v, path=rel)
                 imported.append(ref.id)
             gen = bump_generation(s, self.clock.now()) if imported else _generation(s)
         return ImportReport(imported, unchanged, gen)
@@ -398,9 +396,7 @@ class Lifecycle:
             )
             s.add(v)
             s.flush()
-            audit.record(
-                s, who, "draft", f"version:{v.id}", at=self.clock.now(), after=_snapshot(v), detail={"note": v.note}
-            )
+            self._audit(s, who, "draft", v, note=v.note)
             return v
 
     def submit(self, version_id: int, *, actor: str) -> Version:
@@ -410,7 +406,7 @@ class Lifecycle:
         with write_session(self.engine) as s:
             v, who, before = self._begin(s, version_id, "submit", actor)
             v.state, v.submitted_by, v.submitted_at = IN_REVIEW, who, self.clock.now()
-            audit.record(s, who, "submit", f"version:{v.id}", at=self.clock.now(), before=before, after=_snapshot(v))
+            self._audit(s, who, "submit", v, before)
             return v
 
     def reject(self, version_id: int, *, actor: str, note: str) -> Version:
@@ -418,16 +414,7 @@ class Lifecycle:
         with write_session(self.engine) as s:
             v, who, before = self._begin(s, version_id, "reject", actor)
             v.state = DRAFT
-            audit.record(
-                s,
-                who,
-                "reject",
-                f"version:{v.id}",
-                at=self.clock.now(),
-                before=before,
-                after=_snapshot(v),
-                detail={"note": note},
-            )
+            self._audit(s, who, "reject", v, before, note=note)
             return v
 
     def abandon(self, version_id: int, *, actor: str, note: str) -> Version:
@@ -437,7 +424,7 @@ class Lifecycle:
         with write_session(self.engine) as s:
             v, who, before = self._begin(s, version_id, "abandon", actor)
             v.state, v.withdrawn_by, v.withdrawn_at, v.withdraw_note = WITHDRAWN, who, self.clock.now(), note.strip()
-            audit.record(s, who, "abandon", f"version:{v.id}", at=self.clock.now(), before=before, after=_snapshot(v))
+            self._audit(s, who, "abandon", v, before)
             return v
 
     def publish(
@@ -477,6 +464,12 @@ class Lifecycle:
         return self._go_live(version_id, "withdraw", actor, effective, note)
 
     # --- the steps of an action -----------------------------------------------------------
+    def _audit(self, s: Session, who: str, action: str, v: Version, before: Any = None, **detail: Any) -> None:
+        """The audit row of an action on version ``v`` (its state before and after)."""
+        audit.record(
+            s, who, action, f"version:{v.id}", at=self.clock.now(), before=before, after=_snapshot(v), detail=detail
+        )
+
     def _begin(self, s: Session, version_id: int, action: str, actor: str) -> tuple[Version, str, dict[str, Any]]:
         """In a write transaction: the version, the acting officer (checked against the state
         table) and the version's snapshot before the action."""
@@ -551,15 +544,7 @@ class Lifecycle:
         if current is not None and current.state == PUBLISHED:
             prev_before = _snapshot(current)
             current.state, current.superseded_by = SUPERSEDED, v.id
-            audit.record(
-                s,
-                who,
-                "supersede",
-                f"version:{current.id}",
-                at=self.clock.now(),
-                before=prev_before,
-                after=_snapshot(current),
-            )
+            self._audit(s, who, "supersede", current, prev_before)
         v.state, v.published_by, v.published_at = PUBLISHED, who, self.clock.now()
         v.effective_from, v.publish_note = effective, note.strip() or None
         ref = identify(v.content, path=doc.path)

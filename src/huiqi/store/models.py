@@ -158,7 +158,7 @@ class Subscription(Base):
     email: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    # Added by revision 0006: an address receives notifications only once verified.
+    # Added by revision 0007: an address receives notifications only once verified.
     email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     email_code_hash: Mapped[str | None] = mapped_column(String(64))
     email_code_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -208,7 +208,7 @@ class EmailMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-# --- revision 0006: login throttling and enterprise tokens ---------------------------------
+# --- revision 0007: login throttling and enterprise tokens ---------------------------------
 class LoginThrottle(Base):
     """Failed logins under one key (``user:<name>`` or ``addr:<client address>``)."""
 

@@ -49,6 +49,15 @@ APP_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "cert_events": ("SELECT", "INSERT"),
     "cert_keys": ("SELECT", "INSERT", "UPDATE(retired_at)"),
     "cert_counters": ("SELECT", "INSERT", "UPDATE(value)"),
+    # Data sharing (huiqi.sharing): the catalogue's lifecycle and consents change state;
+    # suspensions are lifted; the monitor moves its cursors and marks alerts.
+    "sharing_declarations": ("SELECT", "INSERT"),
+    "sharing_declaration_versions": ("SELECT", "INSERT", "UPDATE"),
+    "sharing_catalogue_state": ("SELECT", "INSERT", "UPDATE"),
+    "sharing_consents": ("SELECT", "INSERT", "UPDATE"),
+    "sharing_suspensions": ("SELECT", "INSERT", "DELETE"),
+    "sharing_alerts": ("SELECT", "INSERT", "UPDATE"),
+    "sharing_monitor_cursors": ("SELECT", "INSERT", "UPDATE"),
 }
 #: Tables not named above (e.g. those of later revisions) get only this: append and read.
 DEFAULT_PRIVILEGES = ("SELECT", "INSERT")

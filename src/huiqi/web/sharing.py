@@ -53,6 +53,7 @@ from huiqi.sharing.members import MEMBERS, PROVIDERS, PURPOSES, purpose_code
 from huiqi.sharing.monitor import Monitor
 from huiqi.sharing.registers import REGISTERS, SENSITIVITY_LABELS
 from huiqi.web.forms import yuan_to_wan
+from huiqi.web.problems import Problem
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals.update(
@@ -66,7 +67,10 @@ TEMPLATES.env.globals.update(
 ADMIN_COOKIE = "huiqi_admin"
 CONSUMER = prefilling.CONSUMER
 USCC = r"^[0-9A-HJ-NP-RTUWXY]{18}$"
-router = APIRouter()
+#: Every error these endpoints can answer, as problem+json (the app's one error handler).
+router = APIRouter(
+    responses={c: {"model": Problem, "description": "problem+json (RFC 9457)"} for c in (400, 401, 403, 404, 422, 503)}
+)
 
 
 # --- the app's sharing context ------------------------------------------------------------------

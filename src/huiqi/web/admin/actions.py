@@ -9,7 +9,7 @@ never text taken from the URL); a refusal shows the version page again with the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -65,60 +65,30 @@ def create_draft(
     return _done(v.id, "submit" if v.state == "in_review" else "draft")
 
 
-def _act(request: Request, me: OfficerSession, version_id: int, action: str, run: Callable[[], object]) -> Response:
+Action = Literal["submit", "reject", "publish", "abandon", "withdraw"]
+
+
+@router.post("/admin/versions/{version_id}/{action}")
+def act(
+    request: Request,
+    me: EditorPost,
+    version_id: int,
+    action: Action,
+    note: Annotated[Line, Form()] = "",
+    effective: Annotated[Line, Form()] = "",
+) -> Response:
+    """One of the state machine's actions; whether this officer may is the lifecycle's to say."""
+    lc, who = me.lc, me.officer.name
+    date = parse_date(effective, "effective")
+    run: dict[str, Callable[[], object]] = {
+        "submit": lambda: lc.submit(version_id, actor=who),
+        "reject": lambda: lc.reject(version_id, actor=who, note=note),
+        "publish": lambda: lc.publish(version_id, actor=who, effective=date, note=note),
+        "abandon": lambda: lc.abandon(version_id, actor=who, note=note),
+        "withdraw": lambda: lc.withdraw(version_id, actor=who, effective=date, note=note),
+    }
     try:
-        run()
+        run[action]()
     except LifecycleError as e:
         return version_view(request, me, version_id, status=e.status, error=e.message.zh, problems=e.problems)
     return _done(version_id, action)
-
-
-@router.post("/admin/versions/{version_id}/submit")
-def submit_version(request: Request, me: EditorPost, version_id: int) -> Response:
-    return _act(request, me, version_id, "submit", lambda: me.lc.submit(version_id, actor=me.officer.name))
-
-
-@router.post("/admin/versions/{version_id}/publish")
-def publish_version(
-    request: Request,
-    me: EditorPost,
-    version_id: int,
-    effective: Annotated[Line, Form()] = "",
-    note: Annotated[Line, Form()] = "",
-) -> Response:
-    date = parse_date(effective, "effective")
-    return _act(
-        request,
-        me,
-        version_id,
-        "publish",
-        lambda: me.lc.publish(version_id, actor=me.officer.name, effective=date, note=note),
-    )
-
-
-@router.post("/admin/versions/{version_id}/reject")
-def reject_version(request: Request, me: EditorPost, version_id: int, note: Annotated[Line, Form()] = "") -> Response:
-    return _act(request, me, version_id, "reject", lambda: me.lc.reject(version_id, actor=me.officer.name, note=note))
-
-
-@router.post("/admin/versions/{version_id}/abandon")
-def abandon_version(request: Request, me: EditorPost, version_id: int, note: Annotated[Line, Form()] = "") -> Response:
-    return _act(request, me, version_id, "abandon", lambda: me.lc.abandon(version_id, actor=me.officer.name, note=note))
-
-
-@router.post("/admin/versions/{version_id}/withdraw")
-def withdraw_version(
-    request: Request,
-    me: EditorPost,
-    version_id: int,
-    note: Annotated[Line, Form()] = "",
-    effective: Annotated[Line, Form()] = "",
-) -> Response:
-    date = parse_date(effective, "effective")
-    return _act(
-        request,
-        me,
-        version_id,
-        "withdraw",
-        lambda: me.lc.withdraw(version_id, actor=me.officer.name, effective=date, note=note),
-    )
