@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import unicodedata
 from typing import Annotated, Any
 
 import anyio
@@ -17,7 +16,7 @@ from huiqi.clock import Clock
 from huiqi.discover import filter_policies, industry_words
 from huiqi.errors import Message
 from huiqi.match import MatchResult, answer
-from huiqi.profile import FIELDS, Profile, ProfileError, parse_profile
+from huiqi.profile import FIELDS, Profile, ProfileError, normalise, parse_profile
 from huiqi.profile import industry as gbt4754
 from huiqi.rules import Library, LibrarySource
 from huiqi.web import catalog
@@ -175,14 +174,12 @@ async def match_endpoint(request: Request, body: MatchRequest) -> Response:
     """Every policy in force on ``as_of``, each ``eligible`` / ``undetermined`` / ``ineligible``,
     with the reason for each condition, the missing facts and the estimated amount."""
     errors = _wrong_json_types(body.profile)
+    as_of = body.as_of or today(request)
     try:
-        profile = parse_profile(body.profile)
+        profile = parse_profile(body.profile, as_of=as_of)  # also: not registered after as_of
     except ProfileError as e:
         typed = {x.field for x in errors}
         errors += [x for x in profile_errors(e.problems) if ".".join(x.field.split(".")[:2]) not in typed]
-    as_of = body.as_of or today(request)
-    if not errors:
-        errors += registered_after(profile, as_of, "profile.registered_on")
     if errors:
         return invalid_input(request, errors)  # 422 problem naming every field
     data = answer(profile, as_of, await library(request, body.as_of))
@@ -300,21 +297,8 @@ async def health_endpoint(lib: LibraryDep) -> Health:
 
 
 def region_code(text: str) -> str | None:
-    """A region code as typed, NFKC-normalised (full-width ３３９９０１ → 339901); None unless
-    it is then six ASCII digits (other scripts' digits, such as ٣, are refused). The API and
-    the pages read region codes through this one function."""
-    code = unicodedata.normalize("NFKC", text).strip()
+    """A region code as typed, read as the profile reads it (``huiqi.profile.normalise``:
+    ３３９９０１ and ٣٣٩٩٠١ are 339901); None unless it is then six digits. The API and the
+    pages read region filters through this one function."""
+    code = str(normalise(text)).strip()
     return code if len(code) == 6 and code.isascii() and code.isdigit() else None
-
-
-def registered_after(profile: Profile, as_of: dt.date, field: str) -> list[FieldError]:
-    """A 成立日期 after the evaluation date would give a negative age: refused, naming it."""
-    if profile.registered_on is not None and profile.registered_on > as_of:
-        return [
-            field_error(
-                field,
-                f"成立日期 {profile.registered_on} 晚于评估日期 {as_of}",
-                f"registered_on {profile.registered_on} is after as_of {as_of}",
-            )
-        ]
-    return []

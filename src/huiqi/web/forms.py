@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from huiqi.errors import Message
-from huiqi.profile import FIELDS, FieldProblem, ProfileError, parse_profile
+from huiqi.profile import FIELDS, FieldProblem, ProfileError, normalise, parse_profile
 from huiqi.profile import industry as gbt4754
 from huiqi.profile.regions import SAMPLE_REGIONS
 
@@ -100,7 +99,7 @@ def resolve_region(text: str) -> str:
     Full-width digits are read as digits (NFKC); a code of another place is kept as it is
     (a national policy may still apply), anything else is refused with the list.
     """
-    t = unicodedata.normalize("NFKC", text).strip()
+    t = str(normalise(text)).strip()
     token = t.split()[0] if t.split() else ""
     if len(token) == 6 and token.isascii() and token.isdigit():
         return token

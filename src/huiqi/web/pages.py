@@ -20,11 +20,11 @@ from huiqi.discover import filter_policies
 from huiqi.discover import search as policy_search
 from huiqi.discover.recommend import recommend
 from huiqi.match import MatchResult, match
+from huiqi.profile import ProfileError, check_registered, parse_profile
 from huiqi.profile import industry as gbt4754
-from huiqi.profile import parse_profile
 from huiqi.rules import Library
 from huiqi.web import catalog, forms
-from huiqi.web.api import current_library, library, region_code, registered_after, today
+from huiqi.web.api import current_library, library, region_code, today
 from huiqi.web.templating import TEMPLATES, industry_text, money, render
 
 TEMPLATES.env.globals.update(HINTS=forms.HINTS, FORM_GROUPS=forms.FORM_GROUPS, MONEY_FIELDS=forms.MONEY_FIELDS)
@@ -95,9 +95,10 @@ async def calculator_submit(request: Request) -> HTMLResponse:
         form = FormData()
     state = forms.parse_form(form)
     if state.profile is not None:
-        as_of = state.as_of_date or today(request)
-        for error in registered_after(parse_profile(state.profile), as_of, "registered_on"):
-            state.errors["registered_on"] = error.message_zh
+        try:
+            check_registered(parse_profile(state.profile), state.as_of_date or today(request))
+        except ProfileError as e:
+            state.errors["registered_on"] = e.problems[0].message_zh
             state.profile = None
     if state.profile is None:
         return _calculator(request, state, None, 422 if state.filled or state.errors else 200)
