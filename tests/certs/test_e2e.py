@@ -137,6 +137,8 @@ def test_a_business_licence_verifies_from_its_qr_code_and_then_shows_cancelled(p
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 375, "height": 812}, locale="zh-CN")
+        blocked: list[str] = []  # anything the Content-Security-Policy blocks is a bug
+        page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
         # The licence as shown on screen carries the same QR code.
         token = url.split("k=", 1)[1]
         page.goto(f"{platform['HUIQI_PUBLIC_URL']}/certs/{lid}/licence?k={token}")
@@ -159,3 +161,4 @@ def test_a_business_licence_verifies_from_its_qr_code_and_then_shows_cancelled(p
             for name in ("valid.png", "cancelled.png"):
                 Path(keep, f"certs-{name}").write_bytes((root / name).read_bytes())
         browser.close()
+        assert not blocked, blocked

@@ -97,7 +97,14 @@ def test_internal_destinations_are_refused_before_anything_is_sent(listener: Lis
 
 
 def test_a_name_that_resolves_inside_is_refused_whatever_else_it_resolves_to() -> None:
-    for answers in (["10.1.2.3"], ["93.184.216.34", "127.0.0.1"], ["fd00::1"]):
+    for answers in (
+        ["10.1.2.3"],
+        ["93.184.216.34", "127.0.0.1"],
+        ["fd00::1"],
+        ["64:ff9b::a00:5"],  # NAT64 to 10.0.0.5
+        ["2002:7f00:1::1"],  # 6to4 of 127.0.0.1
+        ["2001:0:4136:e378:8000:63bf:80ff:fffe"],  # Teredo, client 127.0.0.1
+    ):
         with pytest.raises(WebhookRefused, match="not a public address"):
             send("https://hooks.example.com/x", resolver=lambda host, port, a=answers: a)
 

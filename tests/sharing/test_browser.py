@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
+from huiqi.library.enterprises import issue_token
 from huiqi.library.source import DbLibrarySource
 from huiqi.sharing.registers import hrss, tax
 from huiqi.web import create_app
-from huiqi.web import sharing as web_sharing
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"]
@@ -36,8 +36,6 @@ def base_url(running, world) -> Iterator[str]:
     """The web app on a loopback port, with the running departments behind it."""
     app = create_app(DbLibrarySource(world.platform, migrate=False, clock=world.clock), clock=world.clock)
     app.state.departments = str(running.deployment.root)
-    # Until enterprise accounts and tokens are in this build, the path's enterprise stands proved.
-    app.dependency_overrides[web_sharing.enterprise_uscc] = lambda uscc: uscc
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -70,9 +68,10 @@ def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
     pg.set_default_timeout(20_000)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     yield pg
     context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations: {errors}"
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +82,15 @@ def usccs(registers) -> list[str]:
     return sorted(taxed & insured)[20:30]
 
 
-def test_an_enterprise_consents_and_the_calculator_fills_itself(page: Page, base_url: str, usccs, request, tmp_path):
+def test_an_enterprise_consents_and_the_calculator_fills_itself(
+    page: Page, base_url: str, usccs, request, tmp_path, world
+):
     uscc = usccs[0 if "mobile" in request.node.name else 1]
+    token = issue_token(world.platform, uscc, actor="alice", clock=world.clock)  # handed over by an officer
     page.goto(base_url + "/enterprise/data")
     expect(page.get_by_role("heading", level=1)).to_have_text("我的数据")
     page.get_by_label("统一社会信用代码").fill(uscc)
-    page.get_by_label("企业令牌").fill("hqe_test")
+    page.get_by_label("企业令牌").fill(token)
     page.get_by_role("button", name="进入").click()
     expect(page.locator("#who")).to_have_text(uscc)
     # Before consent: registration data only (its legal basis), no tax figures.

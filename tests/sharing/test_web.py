@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from huiqi.library.enterprises import issue_token
 from huiqi.library.source import DbLibrarySource
 from huiqi.sharing.registers import hrss, tax
 from huiqi.web import create_app
-from huiqi.web import sharing as web_sharing
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +32,11 @@ def uscc(registers) -> str:
 
 
 @pytest.fixture
-def enterprise(app):
-    """The enterprise's identity as its token would prove it (the token itself is issue 10's)."""
-    app.dependency_overrides[web_sharing.enterprise_uscc] = lambda uscc: uscc
-    with TestClient(app) as c:
+def enterprise(app, world, uscc):
+    """The enterprise, with the token an officer issued to it (``huiqi enterprise token issue``)."""
+    token = issue_token(world.platform, uscc, actor="alice", clock=world.clock)
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
         yield c
-    app.dependency_overrides.clear()
 
 
 def test_consent_prefill_with_provenance_and_the_data_usage_record(enterprise, uscc):
@@ -91,10 +90,19 @@ def test_a_corrected_fact_is_used_for_the_calculation_and_never_written_back(ent
     assert bad.status_code == 422 and "employees" in bad.text
 
 
-def test_without_a_token_nothing_is_answered(app, uscc):
+def test_without_its_own_token_nothing_is_answered(app, world, uscc, registers):
+    base = f"/api/v1/enterprises/{uscc}"
     with TestClient(app) as c:
-        r = c.get(f"/api/v1/enterprises/{uscc}/profile")
-        assert r.status_code in (401, 503)
+        for r in (c.get(f"{base}/profile"), c.get(f"{base}/data-usage"), c.post(f"{base}/consents/x/approve")):
+            assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    with registers["tax"].engine.connect() as conn:
+        neighbour = sorted(set(conn.execute(sa.select(tax.taxpayers.c.uscc)).scalars()) - {uscc})[0]
+    theirs = issue_token(world.platform, neighbour, actor="alice", clock=world.clock)
+    with TestClient(app, headers={"Authorization": f"Bearer {theirs}"}) as c:
+        for r in (c.get(f"{base}/profile"), c.get(f"{base}/consents"), c.post(f"{base}/match", json={})):
+            assert r.status_code == 403, r.text  # a token of another enterprise
+        assert c.get(f"/api/v1/enterprises/{neighbour}/consents").status_code == 200
+        assert "no-store" in c.get(f"/api/v1/enterprises/{neighbour}/consents").headers["cache-control"]
 
 
 def _login(client: TestClient, name: str) -> str:
@@ -148,3 +156,18 @@ def test_department_page_and_security_page(app):
         assert polled.status_code == 303
         alerts = bob.get("/admin/sharing/alerts")
         assert alerts.status_code == 200 and "数据共享安全告警" in alerts.text
+        assert re.search(r"已读取日志，新告警 \d+ 条", bob.get(polled.headers["location"]).text)
+
+
+def test_officer_pages_say_only_what_the_server_wrote(app):
+    """Issue 10 finding 12: a link with ?done=<any text> must not put that text on an officer's page."""
+    fake = "系统通知：请将密码发送至 attacker@example.com"
+    with TestClient(app) as bob:
+        _login(bob, "bob")
+        for path in ("/admin/sharing", "/admin/sharing/alerts", "/admin/sharing/departments/tax"):
+            page = bob.get(path, params={"done": fake, "raised": fake, "msg": fake})
+            assert page.status_code == 200 and fake not in page.text, path
+            assert page.headers["cache-control"] == "no-store"
+        assert "已发布" in bob.get("/admin/sharing", params={"done": "publish"}).text
+        forged = bob.post("/admin/sharing/alerts/poll", data={"csrf": "forged"}, follow_redirects=False)
+        assert forged.status_code == 403

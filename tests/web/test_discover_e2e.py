@@ -39,9 +39,10 @@ def page(browser: Browser) -> Iterator[Page]:
     pg.set_default_timeout(15_000)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     yield pg
     context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations: {errors}"
 
 
 def test_the_search_box_on_every_page_finds_by_abbreviation_and_marks_the_words(page: Page, server: str) -> None:

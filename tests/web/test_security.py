@@ -18,7 +18,17 @@ from huiqi.web.templating import TEMPLATES, is_portal
 from tests.web.conftest import AS_OF, example
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["/", "/policies", "/policies/cn.cit.small-low-profit", "/docs", "/no-such-page"]
+PAGES = [
+    "/",
+    "/policies",
+    "/policies/cn.cit.small-low-profit",
+    "/docs",
+    "/no-such-page",
+    "/search?q=研发",
+    "/certs/verify",
+    "/enterprise/data",
+    "/admin/login",
+]
 
 
 # --- 5: javascript: URLs -------------------------------------------------------------------
@@ -89,6 +99,21 @@ def test_every_response_carries_the_security_headers(client: TestClient, path: s
     assert r.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert "strict-transport-security" not in r.headers  # the base URL is not https here
+
+
+def test_private_answers_are_never_stored_by_a_browser_or_proxy(client: TestClient) -> None:
+    assert "cache-control" not in client.get("/policies").headers  # public: may be cached
+    for path in (
+        "/enterprise/data",
+        "/admin/login",
+        "/api/v1/inbox",
+        "/api/v1/enterprises/91339901MA3C9W1E2F/consents",
+    ):
+        assert client.get(path).headers["cache-control"] == "no-store", path
+    # Whatever the path, an answer to a request with credentials (a portal session, a token):
+    for headers in ({"Authorization": "Bearer hqe_x"}, {"Cookie": "session=abc"}):
+        assert client.get("/policies", headers=headers).headers["cache-control"] == "no-store"
+    assert "cache-control" not in client.get("/static/app.css", headers={"Cookie": "session=abc"}).headers
 
 
 # --- 10: a future founding date, digits of other scripts ------------------------------------

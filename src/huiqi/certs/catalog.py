@@ -188,8 +188,9 @@ def validate_subject(kind: LicenceType, subject: Mapping[str, Any]) -> dict[str,
             try:
                 text = normalize(text)
             except InvalidUSCC as e:
-                zh, _, en = str(e).partition(" / ")
-                raise IssuanceError(f"{f.label}无效：{zh}", f"{f.name} is invalid: {en}", field=where) from e
+                raise IssuanceError(
+                    f"{f.label}无效：{e.message.zh}", f"{f.name} is invalid: {e.message.en}", field=where
+                ) from e
         elif f.kind == "date":
             try:
                 text = dt.date.fromisoformat(text).isoformat()

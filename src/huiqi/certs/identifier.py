@@ -55,9 +55,10 @@ class LicenceId:
         try:
             canonical_issuer = _issuer(self.issuer)
         except InvalidUSCC as e:
-            zh, _, en = str(e).partition(" / ")
             raise IdentifierError(
-                f"颁发机构统一社会信用代码无效：{zh}", f"issuer USCC is invalid: {en}", field="id.issuer"
+                f"颁发机构统一社会信用代码无效：{e.message.zh}",
+                f"issuer USCC is invalid: {e.message.en}",
+                field="id.issuer",
             ) from e
         if self.issuer != canonical_issuer:
             raise IdentifierError("颁发机构代码须为大写", "the issuer USCC must be upper case", field="id.issuer")

@@ -8,7 +8,8 @@ network. So, before any byte is sent (model: Smokescreen, and the SSRF rules of 
 2. the host is resolved *here*, and every address it resolves to must be a public unicast
    address — not loopback, private (RFC 1918, fc00::/7), link-local (169.254/16, where
    cloud metadata lives), shared (100.64/10), multicast, reserved or unspecified, nor an
-   IPv4 address in IPv6 clothing (``::ffff:127.0.0.1``);
+   IPv4 address in IPv6 clothing (``::ffff:127.0.0.1``, NAT64, 6to4, Teredo: judged by
+   the IPv4 address inside);
 3. the connection goes to the address that was checked (the URL's host name is kept for
    the ``Host`` header and for TLS: SNI and certificate check), so a second DNS answer
    (rebinding) cannot swap in another one;
@@ -84,11 +85,28 @@ class WebhookPolicy:
         return any(host == h or (h.startswith("*.") and host.endswith(h[1:])) for h in self.allow_hosts)
 
     def address_allowed(self, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        if isinstance(address, ipaddress.IPv6Address):
+            address = embedded_ipv4(address) or address
         if any(address in net for net in self.allow_networks):
             return True
         return address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
+#: NAT64 prefixes (RFC 6052 well-known, RFC 8215 local use): a gateway forwards to the IPv4 address inside.
+NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to, when it carries one: IPv4-mapped
+    (``::ffff:10.0.0.5``), NAT64 (``64:ff9b::a00:5``), 6to4 (``2002:a00:5::``) or Teredo.
+    Such an address is judged by the IPv4 address it reaches."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if any(address in net for net in NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    return address.teredo[1] if address.teredo is not None else None
 
 
 def _refuse(zh: str, en: str) -> WebhookRefused:

@@ -231,8 +231,8 @@ async def policies_endpoint(
     try:
         check_as_of(in_force_on)
     except ValueError as e:
-        zh, _, en = str(e).partition(" / ")
-        errors.append(field_error("in_force_on", zh, en))
+        message = Message.parse(str(e))
+        errors.append(field_error("in_force_on", message.zh, message.en))
     if errors:
         return invalid_input(request, errors)
     found = filter_policies(

@@ -101,8 +101,9 @@ CSP = (
 )
 #: Swagger UI (``/docs``) sets inline styles from its script.
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-#: Paths whose answers are private: never kept by a browser or a proxy.
-PRIVATE = ("/admin", "/api/v1/inbox", "/api/v1/subscriptions")
+#: Paths whose answers are private: never kept by a browser or a proxy. So is any answer to
+#: a request that carries credentials (a cookie or an Authorization header), static files aside.
+PRIVATE = ("/admin", "/api/v1/inbox", "/api/v1/subscriptions", "/api/v1/enterprises/", "/enterprise/")
 
 
 class SecurityHeaders:
@@ -129,7 +130,7 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         extra = self.docs if path == "/docs" else self.default
-        if path.startswith(PRIVATE):
+        if path.startswith(PRIVATE) or (_credentials(scope) and not path.startswith("/static/")):
             extra = [*extra, *self.private]
 
         async def with_headers(message: asgi.Message) -> None:
@@ -139,6 +140,10 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _credentials(scope: asgi.Scope) -> bool:
+    return any(name in (b"authorization", b"cookie") for name, _ in scope.get("headers") or ())
 
 
 def create_app(

@@ -57,7 +57,8 @@ def enterprise(
 Enterprise = Annotated[EnterpriseIdentity, Depends(enterprise)]
 
 
-def _same(identity: EnterpriseIdentity, uscc: str) -> None:
+def same_enterprise(identity: EnterpriseIdentity, uscc: str) -> None:
+    """Refuse (403) when the enterprise a call names is not the one its credential proved."""
     if uscc != identity.uscc:
         raise PermissionDenied(Message("令牌不属于这家企业", "the token belongs to another enterprise"))
 
@@ -130,7 +131,7 @@ def inbox_api(
     uscc: Annotated[str, Path(pattern=USCC, description="统一社会信用代码，须与令牌的企业相同")],
 ) -> list[InboxItem]:
     """企业站内信（同 /api/v1/inbox；路径中的代码须是令牌所属的企业）。"""
-    _same(me, uscc)
+    same_enterprise(me, uscc)
     return _inbox(request, uscc)
 
 
@@ -138,7 +139,7 @@ def inbox_api(
 def subscribe_api(request: Request, me: Enterprise, body: SubscriptionRequest) -> Subscription:
     """订阅：某一类别的政策更新，或“任何我新符合条件的政策”。每家企业每小时最多新增10个。"""
     if body.uscc is not None:
-        _same(me, body.uscc)
+        same_enterprise(me, body.uscc)
     lc = lifecycle(request)
     sub = notify.subscribe(
         lc.engine,

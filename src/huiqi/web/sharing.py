@@ -23,8 +23,6 @@ The departments are found through ``HUIQI_DEPARTMENTS`` (the deployment director
 from __future__ import annotations
 
 import datetime as dt
-import hmac
-import importlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -33,13 +31,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Engine
 
-from huiqi.errors import HuiqiError, InputError, Message, NotFound, PermissionDenied, Unauthenticated, Unavailable
-from huiqi.library.officers import Officer, session_officer
+from huiqi.errors import HuiqiError, InputError, Message, NotFound, Unavailable
 from huiqi.match.engine import answer as match_answer
 from huiqi.profile import ProfileError, parse_profile
 from huiqi.sharing import prefill as prefilling
@@ -52,6 +50,10 @@ from huiqi.sharing.errors import ProviderUnavailable
 from huiqi.sharing.members import MEMBERS, PROVIDERS, PURPOSES, purpose_code
 from huiqi.sharing.monitor import Monitor
 from huiqi.sharing.registers import REGISTERS, SENSITIVITY_LABELS
+from huiqi.web.admin.auth import OfficerSession, Viewer, posted
+from huiqi.web.admin.pages import DONE
+from huiqi.web.api import check_as_of, current_library, library
+from huiqi.web.enterprise import Enterprise, same_enterprise
 from huiqi.web.forms import yuan_to_wan
 from huiqi.web.problems import Problem
 
@@ -63,8 +65,6 @@ TEMPLATES.env.globals.update(
     CONSENT_LABELS=CONSENT_LABELS,
     SENSITIVITY_LABELS=SENSITIVITY_LABELS,
 )
-#: The officers' session cookie (set by the /admin login).
-ADMIN_COOKIE = "huiqi_admin"
 CONSUMER = prefilling.CONSUMER
 USCC = r"^[0-9A-HJ-NP-RTUWXY]{18}$"
 #: Every error these endpoints can answer, as problem+json (the app's one error handler).
@@ -129,55 +129,19 @@ SharingDep = Annotated[Sharing, Depends(sharing)]
 
 
 # --- who is asking ---------------------------------------------------------------------------
-def enterprise_uscc(request: Request, uscc: str) -> str:
-    """The enterprise proved by its token, which must be the one in the path."""
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    try:  # the stop-gap enterprise tokens of the inbox API (issue 10)
-        tokens = importlib.import_module("huiqi.library.enterprises")
-    except ImportError:
-        raise Unavailable(Message("企业令牌尚不可用", "enterprise tokens are not available in this build")) from None
-    ctx = sharing(request)
-    identity = tokens.from_token(ctx.engine, token, clock=ctx.clock)
-    if identity is None:
-        raise Unauthenticated(
-            Message("需要主管部门签发的企业令牌", "an enterprise token (Authorization: Bearer hqe_…) is required")
-        )
-    if identity.uscc != uscc:
-        raise PermissionDenied(Message("令牌不属于这家企业", "the token belongs to another enterprise"))
+def enterprise_uscc(uscc: Annotated[str, PathParam(pattern=USCC)], me: Enterprise) -> str:
+    """The enterprise proved by its credential (``huiqi.web.enterprise``: the one place that
+    knows how, and that limits failed attempts per address), which must be the one in the path."""
+    same_enterprise(me, uscc)
     return uscc
 
 
 EnterpriseDep = Annotated[str, Depends(enterprise_uscc)]
-
-
-@dataclass
-class OfficerSession:
-    officer: Officer
-    csrf: str
-
-
-def officer_session(request: Request) -> OfficerSession:
-    ctx = sharing(request)
-    found = session_officer(ctx.engine, request.cookies.get(ADMIN_COOKIE), clock=ctx.clock)
-    if found is None:
-        error = Unauthenticated(Message("请先登录", "log in first"))
-        error.location = f"/admin/login?next={request.url.path}"  # type: ignore[attr-defined]
-        raise error
-    return OfficerSession(*found)
-
-
-OfficerDep = Annotated[OfficerSession, Depends(officer_session)]
-
-
-def _csrf(session: OfficerSession, token: str) -> None:
-    if not token or not hmac.compare_digest(token, session.csrf):
-        raise PermissionDenied(Message("表单已过期，请刷新页面后重试", "CSRF token missing or wrong"))
-
-
-def _role(session: OfficerSession, role: str) -> None:
-    if not session.officer.can(role):
-        raise PermissionDenied(Message(f"需要 {role} 角色", f"needs the role {role}"))
+#: Officers: the session of the /admin login (``huiqi.web.admin.auth``), which redirects a
+#: page without one to the login page; state-changing forms also check the session's CSRF token.
+OfficerDep = Viewer
+PostedBy = Annotated[OfficerSession, Depends(posted("viewer"))]
+EditorPosted = Annotated[OfficerSession, Depends(posted("editor"))]
 
 
 # --- enterprise API ------------------------------------------------------------------------------
@@ -201,16 +165,12 @@ def _form_values(profile: dict[str, Any]) -> dict[str, str]:
 
 
 async def _prefill(ctx: Sharing, uscc: str, purpose: str, request: Request) -> prefilling.Prefill:
-    from huiqi.match import default_library
-
-    library = getattr(getattr(request.app.state, "source", None), "current", None)
-    lib = library() if callable(library) else default_library()
     return await prefilling.prefill(
         ctx.client(),
         ctx.store.published(),
         uscc,
         consent=_granted(ctx, uscc, purpose),
-        library=lib,
+        library=current_library(request),
         as_of=ctx.clock.today(),
         official="portal",
         case_id=f"PREFILL-{uuid.uuid4().hex[:12]}",
@@ -266,14 +226,17 @@ class MatchRequest(BaseModel):
     corrections: dict[str, Any] = Field(
         default_factory=dict, description="企业更正的事实（只用于本次计算，不回写登记库）"
     )
-    as_of: dt.date | None = None
+    as_of: dt.date | None = Field(None, description="评估日期 YYYY-MM-DD，默认今天")
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, v: dt.date | None) -> dt.date | None:
+        return check_as_of(v)
 
 
 @router.post("/api/v1/enterprises/{uscc}/match", tags=["sharing"])
 async def enterprise_match(request: Request, uscc: EnterpriseDep, body: MatchRequest) -> dict[str, Any]:
     """用部门数据（含可用不可见的条件核验）与企业的更正计算政策匹配结果。"""
-    from huiqi.match import default_library
-
     ctx = sharing(request)
     result = await _prefill(ctx, uscc, "policy_match", request)
     profile = {**result.profile, **body.corrections}
@@ -283,8 +246,7 @@ async def enterprise_match(request: Request, uscc: EnterpriseDep, body: MatchReq
         raise InputError(
             Message("企业更正的事实有误", "a corrected fact is invalid"), fields=e.field_errors()
         ) from None
-    library = getattr(getattr(request.app.state, "source", None), "current", None)
-    lib = library() if callable(library) else default_library()
+    lib = await library(request, body.as_of)  # a past date: the versions then in force, as /api/v1/match
     as_of = body.as_of or ctx.clock.today()
     folded = prefilling.apply_conditions(match_answer(checked, as_of, lib), lib, result.verified)
     return {"match": folded, "prefill": result.to_json(), "corrected": sorted(body.corrections)}
@@ -410,8 +372,20 @@ def enterprise_page(request: Request) -> Response:
 
 
 # --- officers' pages --------------------------------------------------------------------------------
+#: What a finished action says, by the ``done`` code of its redirect (never text from the URL).
+SHARING_DONE = {**DONE, "mark": "已标记", "poll": "已读取日志"}
+
+
+def _done(request: Request) -> str | None:
+    code = request.query_params.get("done", "")
+    raised = request.query_params.get("raised", "")
+    if code == "poll" and raised.isascii() and raised.isdigit():
+        return f"已读取日志，新告警 {int(raised)} 条"
+    return SHARING_DONE.get(code)
+
+
 def _page(request: Request, name: str, me: OfficerSession, **values: Any) -> Response:
-    values.update(me=me.officer, csrf=me.csrf, msg=request.query_params.get("done"))
+    values.update(me=me.officer, csrf=me.csrf, msg=_done(request))
     return TEMPLATES.TemplateResponse(request, f"sharing/{name}", values)
 
 
@@ -465,42 +439,36 @@ def admin_alerts(request: Request, me: OfficerDep, state: str | None = None) -> 
 
 
 @router.post("/admin/sharing/alerts/poll", include_in_schema=False)
-def admin_alerts_poll(request: Request, me: OfficerDep, csrf: Annotated[str, Form()] = "") -> Response:
-    _csrf(me, csrf)
+def admin_alerts_poll(request: Request, me: PostedBy) -> Response:
     ctx = sharing(request)
     raised = ctx.monitor.poll(ctx.client("platform/monitor"), PROVIDERS)
-    return RedirectResponse(f"/admin/sharing/alerts?done=已读取日志，新告警 {len(raised)} 条", status_code=303)
+    return RedirectResponse(f"/admin/sharing/alerts?done=poll&raised={len(raised)}", status_code=303)
 
 
 @router.post("/admin/sharing/alerts/{alert_id}/mark", include_in_schema=False)
 def admin_alert_mark(
     request: Request,
-    me: OfficerDep,
+    me: EditorPosted,
     alert_id: int,
     verdict: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    _csrf(me, csrf)
-    _role(me, "editor")
     if verdict not in ("true", "false"):
         raise InputError(Message("请选择“属实”或“误报”", "verdict must be true or false"), field="verdict")
     sharing(request).monitor.mark(alert_id, true=verdict == "true", actor=me.officer.name)
-    return RedirectResponse("/admin/sharing/alerts?done=已标记", status_code=303)
+    return RedirectResponse("/admin/sharing/alerts?done=mark", status_code=303)
 
 
 @router.post("/admin/sharing/declarations/{action}", include_in_schema=False)
 def admin_declaration_action(
     request: Request,
-    me: OfficerDep,
+    me: PostedBy,
     action: str,
-    csrf: Annotated[str, Form()] = "",
     version_id: Annotated[int, Form()] = 0,
     declaration_id: Annotated[str, Form(max_length=128)] = "",
     content: Annotated[str, Form(max_length=50_000)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Draft, submit, publish (four-eyes), reject or withdraw a declaration."""
-    _csrf(me, csrf)
     store = sharing(request).store
     who = me.officer.name
     try:
