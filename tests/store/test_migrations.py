@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from huiqi.certs import schema as certs_schema
+from huiqi.portal import schema as portal_schema
 from huiqi.sharing import schema as sharing_schema
 from huiqi.store import current_revision, generation, head_revision, make_engine, upgrade
 from huiqi.store.models import Base
@@ -25,7 +26,7 @@ def test_head_schema_matches_the_models(db_url):
     with engine.connect() as conn:
         diff = compare_metadata(
             MigrationContext.configure(conn),
-            [Base.metadata, trust_schema.metadata, certs_schema.metadata, sharing_schema.metadata],
+            [Base.metadata, trust_schema.metadata, certs_schema.metadata, sharing_schema.metadata, portal_schema.metadata],
         )
     assert diff == []
     assert generation(engine) == 0

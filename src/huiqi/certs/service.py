@@ -58,6 +58,7 @@ PURPOSES: dict[str, str] = {
     "precheck": "预审",
     "supervision": "监管",
     "qr_scan": "扫码核验（出示证照）",
+    "identity": "身份核验（企业空间登录）",
 }
 
 

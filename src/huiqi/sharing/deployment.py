@@ -45,6 +45,7 @@ CONSUMERS = (
     "platform/huiqi",
     "platform/batch",
     "platform/onestop",
+    "platform/portal",
     "platform/monitor",
     "fin/grants",
     "samr/supervision",

@@ -42,6 +42,7 @@ PURPOSES: dict[str, str] = {
     "business_startup": "企业开办",
     "precheck": "预审",
     "supervision": "监管",
+    "identity": "身份核验",
 }
 _BY_NAME = {zh: code for code, zh in PURPOSES.items()}
 
