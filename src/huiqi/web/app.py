@@ -8,6 +8,7 @@ framing), and every request body is bounded by :class:`BodyLimit`.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,12 +24,15 @@ from starlette import types as asgi
 from huiqi import clock as clocks
 from huiqi.errors import HuiqiError, Message
 from huiqi.rules import LibrarySource
-from huiqi.web import admin, api, certs, enterprise, pages, problems, sharing
+from huiqi.web import admin, api, certs, enterprise, pages, portal, problems, sharing
 from huiqi.web.limits import RateLimiter
 from huiqi.web.settings import Settings
 from huiqi.web.templating import render
 
 MAX_BODY_BYTES = 256 * 1024
+#: Attachment uploads of the enterprise space (5 MB files) get a larger limit, by path.
+UPLOAD_BODY_BYTES = 6 * 1024 * 1024
+UPLOAD_PATHS = re.compile(r"^/my/applications/\d+/attachments$")
 
 
 class BodyLimit:
@@ -42,9 +46,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = UPLOAD_BODY_BYTES if UPLOAD_PATHS.match(str(scope.get("path", ""))) else self.limit
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"")
-        if declared and (not declared.isdigit() or int(declared) > self.limit):
+        if declared and (not declared.isdigit() or int(declared) > limit):
             await self._too_large(scope, send)
             return
         seen = 0
@@ -54,8 +59,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited, send)
@@ -203,6 +208,8 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(certs.router)
     app.include_router(sharing.router)
+    app.include_router(portal.router)
+    app.include_router(portal.api)
     app.add_api_route("/docs", _docs_page, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.add_middleware(BodyLimit)
