@@ -148,3 +148,34 @@ def applicable_policy(world: World) -> Any:
         ):
             return p
     raise AssertionError("no applicable policy of " + OFFICE)
+
+
+@pytest.fixture
+def app(world: World) -> Any:
+    from huiqi.web import create_app
+
+    application = create_app(world.source, clock=world.clock)
+    application.state.portal = world.portal
+    return application
+
+
+def login_page(client: Any, login: str, password: str, secret: str, clock: FixedClock) -> None:
+    """Log in through the pages: password, then the TOTP code (of the next 30-second step:
+    each code is used once, and the test's registration used the current one)."""
+    import re
+
+    clock.advance(seconds=30)
+    page = client.get("/my/login")
+    token = re.search(r'name="form_token" value="([^"]+)"', page.text).group(1)
+    r = client.post(
+        "/my/login", data={"login": login, "password": password, "form_token": token}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    r = client.post("/my/2fa", data={"code": pyotp.TOTP(secret).at(clock.now())}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/my", r.text
+
+
+def csrf_of(html: str) -> str:
+    import re
+
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)

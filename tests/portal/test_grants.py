@@ -31,7 +31,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         dt.date(2026, 11, 30),
         root / "run-2026-11-30",
         policy_ids=[POLICY],
-        only_actionable=True,
     )
     return root / "run-2026-11-30"
 

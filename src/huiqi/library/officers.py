@@ -273,6 +273,11 @@ def _count_failure(s: Session, key: str, rule: Throttle, now: dt.datetime) -> dt
     return row.locked_until
 
 
+#: The same lock for the enterprise space's logins (huiqi.portal.accounts): one mechanism.
+refuse_if_locked = _refuse_if_locked
+count_failure = _count_failure
+
+
 # --- web sessions ---------------------------------------------------------------------------
 @cache
 def _dummy_hash() -> str:

@@ -19,7 +19,8 @@ login by e-licence, agents with limited rights, and login throttling.
 * **Throttling**: failed passwords and failed second factors count per account and per
   client address; past the threshold the next try is refused before anything is checked,
   for a lock that doubles with each further failure (capped). Failures and locks are on the
-  audit log. Same rules as the officers' login (issue 10).
+  audit log. It is the officers' mechanism (``huiqi.library.officers``: ``Throttle``, the
+  ``login_throttle`` table), under keys ``enterprise:<login>`` and ``addr:<address>``.
 """
 
 from __future__ import annotations
@@ -39,13 +40,22 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from huiqi.clock import Clock
-from huiqi.errors import InputError, Message, NotFound, RateLimited, Unauthenticated, Unavailable
-from huiqi.library.officers import hash_password, verify_password
+from huiqi.errors import InputError, Message, NotFound, Unauthenticated, Unavailable
+from huiqi.library.officers import (
+    ACCOUNT,
+    ADDRESS,
+    Throttle,
+    count_failure,
+    hash_password,
+    refuse_if_locked,
+    verify_password,
+)
 from huiqi.portal import schema
 from huiqi.portal.base import AGENT_RIGHTS, RIGHTS, Actor, changed_rows, dumps, insert_row, loads, record
 from huiqi.portal.identity import IdentityCheck, clean_id_number
 from huiqi.profile.uscc import InvalidUSCC, normalize
 from huiqi.store.db import as_utc, read_session, write_session
+from huiqi.store.models import LoginThrottle
 from huiqi.trust.fields import Vault
 
 LOGIN = re.compile(r"^[A-Za-z0-9_.\-]{3,64}$")
@@ -56,29 +66,6 @@ NONCE_MINUTES = 5
 ISSUER = "临江市惠企平台"
 #: The audience an e-licence presentation must be bound to.
 AUDIENCE = "https://huiqi.linjiang.example/my"
-
-
-@dataclass(frozen=True)
-class Throttle:
-    """Failures allowed before a lock, and how long the lock lasts (doubling, capped)."""
-
-    threshold: int
-    first_lock: dt.timedelta = dt.timedelta(minutes=1)
-    max_lock: dt.timedelta = dt.timedelta(hours=1)
-    window: dt.timedelta = dt.timedelta(minutes=15)
-
-    def lock_for(self, failures: int) -> dt.timedelta | None:
-        if failures < self.threshold:
-            return None
-        return min(self.max_lock, self.first_lock * 2 ** (failures - self.threshold))
-
-
-ACCOUNT = Throttle(threshold=5)
-ADDRESS = Throttle(threshold=20)
-
-
-class LoginLocked(RateLimited):
-    """Too many failed logins for this account or from this address."""
 
 
 class SecondFactor(Protocol):
@@ -318,18 +305,7 @@ class Accounts:
         return keys
 
     def _refuse_if_locked(self, keys: list[tuple[str, Throttle]], now: dt.datetime) -> None:
-        with read_session(self.engine) as s:
-            rows = s.execute(sa.select(schema.throttle).where(schema.throttle.c.key.in_([k for k, _ in keys]))).all()
-        until = [as_utc(r.locked_until) for r in rows if r.locked_until is not None and as_utc(r.locked_until) > now]
-        if until:
-            seconds = int((max(until) - now).total_seconds()) + 1
-            raise LoginLocked(
-                Message(
-                    f"登录失败次数过多，请 {max(1, (seconds + 59) // 60)} 分钟后再试",
-                    f"too many failed logins; try again in {seconds} seconds",
-                ),
-                retry_after=seconds,
-            )
+        refuse_if_locked(self.engine, keys, now)
 
     def _fail(
         self,
@@ -340,7 +316,7 @@ class Accounts:
         now: dt.datetime,
         address: str | None,
     ) -> None:
-        system = Actor.SYSTEM
+        """One failed try, counted under the officers' login throttle (``huiqi.library.officers``)."""
         record(
             s,
             Actor("system", "anonymous"),
@@ -350,27 +326,15 @@ class Accounts:
             detail={"step": step, "address": address or ""},
         )
         for key, rule in keys:
-            row = s.execute(sa.select(schema.throttle).where(schema.throttle.c.key == key)).first()
-            failures, first = (row.failures, as_utc(row.first_failure_at)) if row else (0, now)
-            locked = row is not None and row.locked_until is not None and as_utc(row.locked_until) > now
-            if not locked and now - first > rule.window:
-                failures, first = 0, now
-            failures += 1
-            lock = rule.lock_for(failures)
-            until = now + lock if lock else (as_utc(row.locked_until) if row and row.locked_until else None)
-            values = {"failures": failures, "first_failure_at": first, "locked_until": until}
-            if row is None:
-                s.execute(schema.throttle.insert().values(key=key, **values))
-            else:
-                s.execute(schema.throttle.update().where(schema.throttle.c.key == key).values(**values))
-            if lock:
+            until = count_failure(s, key, rule, now)
+            if until is not None:
                 record(
                     s,
-                    system,
+                    Actor.SYSTEM,
                     "login.locked",
                     key if key.startswith("addr:") or target != "account:?" else "account:?",
                     at=now,
-                    detail={"until": (now + lock).isoformat()},
+                    detail={"until": until.isoformat()},
                 )
 
     def login(
@@ -424,7 +388,7 @@ class Accounts:
                 .where(schema.accounts.c.id == row.id)
                 .values(totp_last_step=step, totp_confirmed=True)
             )
-            s.execute(schema.throttle.delete().where(schema.throttle.c.key == keys[0][0]))
+            s.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == keys[0][0]))
             full, view = self._open(s, row, "full", "totp", now)
             record(
                 s,

@@ -109,7 +109,15 @@ class Profiles:
         ]
 
     def _history(
-        self, s: Session, uscc: str | None, field: str, before: Any, after: Any, origin: str, actor: Actor, at: dt.datetime
+        self,
+        s: Session,
+        uscc: str | None,
+        field: str,
+        before: Any,
+        after: Any,
+        origin: str,
+        actor: Actor,
+        at: dt.datetime,
     ) -> None:
         s.execute(
             schema.fact_history.insert().values(

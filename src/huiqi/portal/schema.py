@@ -61,16 +61,6 @@ nonces = sa.Table(
     sa.Column("used_at", TIME),
 )
 
-#: Failed logins per key (account or client address); the lock doubles past the threshold.
-throttle = sa.Table(
-    "portal_throttle",
-    metadata,
-    sa.Column("key", sa.String(160), primary_key=True),
-    sa.Column("failures", sa.Integer, nullable=False),
-    sa.Column("first_failure_at", TIME, nullable=False),
-    sa.Column("locked_until", TIME),
-)
-
 #: The enterprise's profile, one row per fact, with where it came from.
 facts = sa.Table(
     "portal_facts",

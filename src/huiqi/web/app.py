@@ -108,7 +108,7 @@ CSP = (
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 #: Paths whose answers are private: never kept by a browser or a proxy. So is any answer to
 #: a request that carries credentials (a cookie or an Authorization header), static files aside.
-PRIVATE = ("/admin", "/api/v1/inbox", "/api/v1/subscriptions", "/api/v1/enterprises/", "/enterprise/")
+PRIVATE = ("/admin", "/api/v1/inbox", "/api/v1/subscriptions", "/api/v1/enterprises/", "/enterprise/", "/my", "/api/v1/my")
 
 
 class SecurityHeaders:
@@ -208,6 +208,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(certs.router)
     app.include_router(sharing.router)
+    app.state.portal_factory = portal.portal
     app.include_router(portal.router)
     app.include_router(portal.api)
     app.add_api_route("/docs", _docs_page, include_in_schema=False)

@@ -4,8 +4,8 @@ Never anonymous. Every call names the enterprise it acts for by credential, not 
 USCC (a USCC is printed on every licence): ``Authorization: Bearer hqe_…``, a token an
 officer issued for that enterprise (``huiqi enterprise token issue``). Endpoints ask for an
 :class:`~huiqi.library.enterprises.EnterpriseIdentity` through :func:`enterprise`, the one
-place that knows how identities are proved; enterprise sessions of the portal will be
-added there. Failed authentications are rate-limited per client address.
+place that knows how identities are proved: the token, or a session of the enterprise
+space (``/my``, ``huiqi.web.portal``). Failed authentications are rate-limited per client address.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from huiqi.library.enterprises import EnterpriseIdentity, from_token
 from huiqi.web.deps import PRINTABLE, Line, Token, has_control, lifecycle
 from huiqi.web.limits import RateLimiter, guarded
 from huiqi.web.problems import Problem
+from huiqi.web.sessions import enterprise_of
 
 router = APIRouter(prefix="/api/v1", tags=["enterprise"])
 bearer = HTTPBearer(
@@ -41,6 +42,10 @@ def enterprise(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> EnterpriseIdentity:
     """The enterprise the caller has proved to be; 401 otherwise."""
+    if credentials is None:
+        uscc = enterprise_of(request)  # the enterprise space's session (huiqi.web.portal)
+        if uscc is not None:
+            return EnterpriseIdentity(uscc, "session")
     lc = lifecycle(request)
     failures: RateLimiter = request.app.state.auth_failures
     client, now = guarded(request, failures, TOO_MANY)

@@ -16,6 +16,7 @@ import datetime as dt
 import hmac
 import io
 import os
+import secrets
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -23,18 +24,19 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, File, Form, Path as PathParam, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from huiqi import vocab
 from huiqi.errors import HuiqiError, InputError, Message, PermissionDenied, Unauthenticated, Unavailable
-from huiqi.library.officers import Officer, session_officer
+from huiqi.library.officers import Officer
 from huiqi.match.engine import answer as match_answer
 from huiqi.portal import AUDIENCE, RIGHTS, STATUSES, TRANSITIONS, Actor, Portal, open_vault
 from huiqi.portal.accounts import Session_
-from huiqi.portal.applications import APPLICABLE_MODES, DECLARATION, needed_facts
+from huiqi.portal.applications import APPLICABLE_MODES, DECLARATION
 from huiqi.portal.feedback import APPEAL_KINDS, ASPECTS, GRADES
 from huiqi.portal.identity import SYSTEM as PORTAL_SYSTEM
 from huiqi.portal.identity import GatewayIdentity
@@ -43,20 +45,32 @@ from huiqi.profile import FIELDS
 from huiqi.rules import Library
 from huiqi.sharing import prefill as prefilling
 from huiqi.web import sharing as web_sharing
+from huiqi.web.admin.auth import require
+from huiqi.web.problems import Problem
+from huiqi.web.sessions import COOKIE, CSRF_HEADER
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-COOKIE = "huiqi_my"
-ADMIN_COOKIE = "huiqi_admin"
-CSRF_HEADER = "X-CSRF-Token"
 router = APIRouter()
-api = APIRouter(prefix="/api/v1/my", tags=["企业空间"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": "problem+json (RFC 9457)"} for code in (400, 401, 403, 404, 409, 413, 422, 429)
+}
+api = APIRouter(prefix="/api/v1/my", tags=["企业空间"], responses=_ERRORS)
 VERDICTS = {"eligible": "符合", "undetermined": "需补充信息", "ineligible": "不符合"}
 #: The consent the profile page asks for: the calculator's facts from 税务局 and 人社局.
 DEFAULT_SCOPE = {
-    "tax.taxpayer": {"read": ["taxpayer_type", "credit_rating", "revenue", "taxable_income", "rd_expense",
-                              "total_assets", "monthly_sales"]},
+    "tax.taxpayer": {
+        "read": [
+            "taxpayer_type",
+            "credit_rating",
+            "revenue",
+            "taxable_income",
+            "rd_expense",
+            "total_assets",
+            "monthly_sales",
+        ]
+    },
     "hrss.insurance": {"read": ["employees"]},
-}  # fmt: skip
+}
 
 
 def _money(value: Any) -> str:
@@ -89,10 +103,20 @@ def _fact(name: str, value: Any) -> str:
 
 
 TEMPLATES.env.globals.update(
-    money=_money, date_zh=_date, fact=_fact, STATUSES=STATUSES, TRANSITIONS=TRANSITIONS, RIGHTS=RIGHTS,
-    GRADES=GRADES, ASPECTS=ASPECTS, APPEAL_KINDS=APPEAL_KINDS, VERDICTS=VERDICTS, FIELDS=FIELDS,
-    DECLARATION=DECLARATION, ROLES=vocab.ROLES,
-)  # fmt: skip
+    money=_money,
+    date_zh=_date,
+    fact=_fact,
+    STATUSES=STATUSES,
+    TRANSITIONS=TRANSITIONS,
+    RIGHTS=RIGHTS,
+    GRADES=GRADES,
+    ASPECTS=ASPECTS,
+    APPEAL_KINDS=APPEAL_KINDS,
+    VERDICTS=VERDICTS,
+    FIELDS=FIELDS,
+    DECLARATION=DECLARATION,
+    ROLES=vocab.ROLES,
+)
 
 
 # --- the app's portal ---------------------------------------------------------------------------
@@ -121,7 +145,7 @@ def portal(request: Request) -> Portal:
 
 def _library(request: Request) -> Callable[[], Library]:
     source = request.app.state.source
-    return source.current  # type: ignore[no-any-return]
+    return source.current
 
 
 def _address(request: Request) -> str | None:
@@ -130,7 +154,8 @@ def _address(request: Request) -> str | None:
 
 # --- who is asking ------------------------------------------------------------------------------------
 def _session(request: Request) -> Session_ | None:
-    return portal(request).accounts.session(request.cookies.get(COOKIE))
+    token = request.cookies.get(COOKIE)
+    return portal(request).accounts.session(token) if token else None
 
 
 def me(request: Request) -> Session_:
@@ -148,12 +173,6 @@ def me(request: Request) -> Session_:
 
 
 Me = Annotated[Session_, Depends(me)]
-
-
-def enterprise_of(request: Request) -> str | None:
-    """The USCC a full session proves (for other routers' enterprise APIs); None without one."""
-    found = _session(request)
-    return found.actor.uscc if found is not None and found.stage == "full" else None
 
 
 def _csrf(session: Session_, token: str) -> None:
@@ -175,9 +194,14 @@ def _back(url: str, *, msg: str | None = None, error: str | None = None) -> Redi
 
 def _set_cookie(request: Request, response: Response, token: str, hours: float) -> None:
     response.set_cookie(
-        COOKIE, token, max_age=int(hours * 3600), httponly=True, samesite="strict",
-        secure=request.url.scheme == "https", path="/",
-    )  # fmt: skip
+        COOKIE,
+        token,
+        max_age=int(hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
 
 
 def _next(value: str | None) -> str:
@@ -185,23 +209,62 @@ def _next(value: str | None) -> str:
 
 
 # --- login, 2FA, registration ------------------------------------------------------------------------
+LOGIN_COOKIE = "huiqi_my_login"
+
+
+def _login_page(request: Request, next: str, **values: Any) -> HTMLResponse:
+    """The login page with a fresh form token, also set as a cookie: a login form posted
+    from another site (login CSRF) has neither."""
+    token = secrets.token_urlsafe(24)
+    page = _page(
+        request,
+        "my/login.html",
+        None,
+        next=_next(next),
+        nonce=portal(request).accounts.nonce(),
+        audience=AUDIENCE,
+        form_token=token,
+        **values,
+    )
+    page.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=1800,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/my",
+    )
+    return page
+
+
+def _login_form_ok(request: Request, token: str) -> bool:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    return bool(token and expected and hmac.compare_digest(token, expected))
+
+
 @router.get("/my/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(request: Request, next: str = "/my") -> HTMLResponse:
-    nonce = portal(request).accounts.nonce()
-    return _page(request, "my/login.html", None, next=_next(next), nonce=nonce, audience=AUDIENCE)
+    return _login_page(request, next)
 
 
 @router.post("/my/login", include_in_schema=False)
 def login_submit(
-    request: Request, login: Annotated[str, Form(max_length=64)] = "", password: Annotated[str, Form(max_length=256)] = "",
+    request: Request,
+    login: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form()] = "/my",
-) -> Response:  # fmt: skip
+    form_token: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
     accounts = portal(request).accounts
+    if not _login_form_ok(request, form_token):
+        return _login_page(request, next, error="登录表单已过期，请重新输入", login=login)
     try:
         token, _ = accounts.login(login, password, address=_address(request), allow_unconfirmed=True)
     except HuiqiError as e:
-        return _page(request, "my/login.html", None, next=_next(next), nonce=accounts.nonce(), audience=AUDIENCE,
-                     error=e.message.zh, login=login)  # fmt: skip
+        page = _login_page(request, next, error=e.message.zh, login=login)
+        page.status_code = e.status
+        return page
     response = RedirectResponse(f"/my/2fa?next={quote(_next(next))}", status_code=303)
     _set_cookie(request, response, token, 0.1)
     return response
@@ -216,7 +279,9 @@ def totp_page(request: Request, next: str = "/my") -> Response:
 
 
 @router.post("/my/2fa", include_in_schema=False)
-def totp_submit(request: Request, code: Annotated[str, Form(max_length=16)] = "", next: Annotated[str, Form()] = "/my") -> Response:
+def totp_submit(
+    request: Request, code: Annotated[str, Form(max_length=16)] = "", next: Annotated[str, Form()] = "/my"
+) -> Response:
     accounts = portal(request).accounts
     try:
         token, _ = accounts.second_factor(request.cookies.get(COOKIE, ""), code, address=_address(request))
@@ -231,11 +296,16 @@ def totp_submit(request: Request, code: Annotated[str, Form(max_length=16)] = ""
 
 @router.post("/my/login/licence", include_in_schema=False)
 def licence_submit(
-    request: Request, presentation: Annotated[str, Form(max_length=20000)] = "", nonce: Annotated[str, Form(max_length=64)] = ""
-) -> Response:  # fmt: skip
+    request: Request,
+    presentation: Annotated[str, Form(max_length=20000)] = "",
+    nonce: Annotated[str, Form(max_length=64)] = "",
+    form_token: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
     from huiqi.web.certs import licences
 
     accounts = portal(request).accounts
+    if not _login_form_ok(request, form_token):
+        return _back("/my/login", error="登录表单已过期，请重新输入")
     try:
         token, _ = accounts.login_with_licence(presentation, nonce, licences(request), address=_address(request))
     except HuiqiError as e:
@@ -277,8 +347,14 @@ def register_submit(
             _, secret = accounts.register(uscc, name, id_number, login, password)
     except HuiqiError as e:
         fields = [f.field for f in e.field_errors()]
-        return _page(request, "my/register.html", None, error=e.message.zh, bad=fields,
-                     values={"uscc": uscc, "name": name, "id_number": id_number, "login": login, "invite": invite})  # fmt: skip
+        return _page(
+            request,
+            "my/register.html",
+            None,
+            error=e.message.zh,
+            bad=fields,
+            values={"uscc": uscc, "name": name, "id_number": id_number, "login": login, "invite": invite},
+        )
     return _setup_page(request, login, secret)
 
 
@@ -315,12 +391,22 @@ def home(request: Request, session: Me) -> HTMLResponse:
         policy = library.by_id.get(r["policy_id"])
         r["mode"] = policy.definition.apply.mode if policy else ""
     return _page(
-        request, "my/home.html", session, account=p.accounts.account(session.actor.account_id or 0),
-        results=results, totals=result["totals"], deadlines=due, notices=p.profiles.notices(uscc, 20),
-        grants=p.grants.of_enterprise(uscc), applications=p.applications.of_enterprise(uscc)[:5],
-        facts=len(profile) - 1, saved=p.profiles.saved_of(uscc)[:5], as_of=p.clock.today(),
-        subscriptions=p.profiles.subscriptions(uscc), categories=vocab.CATEGORIES,
-    )  # fmt: skip
+        request,
+        "my/home.html",
+        session,
+        account=p.accounts.account(session.actor.account_id or 0),
+        results=results,
+        totals=result["totals"],
+        deadlines=due,
+        notices=p.profiles.notices(uscc, 20),
+        grants=p.grants.of_enterprise(uscc),
+        applications=p.applications.of_enterprise(uscc)[:5],
+        facts=len(profile) - 1,
+        saved=p.profiles.saved_of(uscc)[:5],
+        as_of=p.clock.today(),
+        subscriptions=p.profiles.subscriptions(uscc),
+        categories=vocab.CATEGORIES,
+    )
 
 
 @router.post("/my/save", include_in_schema=False)
@@ -341,9 +427,12 @@ def shared_page(request: Request, digest: Annotated[str, PathParam(pattern=r"^[0
 
 @router.post("/my/subscriptions", include_in_schema=False)
 def subscribe_submit(
-    request: Request, session: Me, csrf: Annotated[str, Form()] = "", kind: Annotated[str, Form()] = "new_eligible",
+    request: Request,
+    session: Me,
+    csrf: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "new_eligible",
     category: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     _csrf(session, csrf)
     try:
         portal(request).profiles.subscribe(session.actor, kind, category or None)
@@ -354,9 +443,12 @@ def subscribe_submit(
 
 @router.post("/my/notices/read", include_in_schema=False)
 def notices_read(
-    request: Request, session: Me, csrf: Annotated[str, Form()] = "", source: Annotated[str, Form()] = "portal",
+    request: Request,
+    session: Me,
+    csrf: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "portal",
     notice_id: Annotated[int, Form(ge=1)] = 1,
-) -> Response:  # fmt: skip
+) -> Response:
     _csrf(session, csrf)
     portal(request).profiles.mark_read(session.actor, source, notice_id)
     return _back("/my")
@@ -376,9 +468,14 @@ def profile_page(request: Request, session: Me) -> HTMLResponse:
     p = portal(request)
     uscc = session.actor.uscc or ""
     return _page(
-        request, "my/profile.html", session, facts=p.profiles.facts(uscc), history=p.profiles.history(uscc)[:50],
-        consent=_consent(request, uscc), editable=[f for f in FIELDS.values() if f.name not in ("uscc",)],
-    )  # fmt: skip
+        request,
+        "my/profile.html",
+        session,
+        facts=p.profiles.facts(uscc),
+        history=p.profiles.history(uscc)[:50],
+        consent=_consent(request, uscc),
+        editable=[f for f in FIELDS.values() if f.name not in ("uscc",)],
+    )
 
 
 @router.post("/my/profile/consent", include_in_schema=False)
@@ -396,8 +493,14 @@ async def consent_submit(
             ctx.consents.withdraw(current.ref, uscc=uscc)
         return _back("/my/profile", msg="已撤回同意：税务、社保数据不再读取")
     if current is None:
-        asked = ctx.consents.request(ctx.store.published(), uscc=uscc, consumer=web_sharing.CONSUMER,
-                                     purpose="policy_match", scope=DEFAULT_SCOPE, official=f"portal:{session.actor.name}")  # fmt: skip
+        asked = ctx.consents.request(
+            ctx.store.published(),
+            uscc=uscc,
+            consumer=web_sharing.CONSUMER,
+            purpose="policy_match",
+            scope=DEFAULT_SCOPE,
+            official=f"portal:{session.actor.name}",
+        )
         ctx.consents.approve(asked.ref, uscc=uscc)
     return await _refresh(request, session)
 
@@ -420,17 +523,25 @@ async def _prefill(request: Request, session: Session_) -> prefilling.Prefill:
     ctx = web_sharing.sharing(request)
     uscc = session.actor.uscc or ""
     return await prefilling.prefill(
-        ctx.client(), ctx.store.published(), uscc, consent=web_sharing._granted(ctx, uscc, "policy_match"),
-        library=portal(request).library(), as_of=ctx.clock.today(), official=f"portal:{session.actor.name}"[:64],
+        ctx.client(),
+        ctx.store.published(),
+        uscc,
+        consent=web_sharing._granted(ctx, uscc, "policy_match"),
+        library=portal(request).library(),
+        as_of=ctx.clock.today(),
+        official=f"portal:{session.actor.name}"[:64],
         case_id=f"MY-{uuid.uuid4().hex[:12]}",
-    )  # fmt: skip
+    )
 
 
 @router.post("/my/profile/facts", include_in_schema=False)
 def correct_submit(
-    request: Request, session: Me, csrf: Annotated[str, Form()] = "", field: Annotated[str, Form(max_length=64)] = "",
+    request: Request,
+    session: Me,
+    csrf: Annotated[str, Form()] = "",
+    field: Annotated[str, Form(max_length=64)] = "",
     value: Annotated[str, Form(max_length=200)] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     _csrf(session, csrf)
     raw: Any = value.strip()
     spec = FIELDS.get(field)
@@ -449,14 +560,24 @@ def applications_page(request: Request, session: Me) -> HTMLResponse:
     p = portal(request)
     library = p.library()
     today = p.clock.today()
-    open_policies = [x for x in library.policies if x.definition.apply.mode in APPLICABLE_MODES and x.definition.in_force(today)]
-    return _page(request, "my/applications.html", session, applications=p.applications.of_enterprise(session.actor.uscc or ""),
-                 policies=open_policies)  # fmt: skip
+    open_policies = [
+        x for x in library.policies if x.definition.apply.mode in APPLICABLE_MODES and x.definition.in_force(today)
+    ]
+    return _page(
+        request,
+        "my/applications.html",
+        session,
+        applications=p.applications.of_enterprise(session.actor.uscc or ""),
+        policies=open_policies,
+    )
 
 
 @router.post("/my/applications", include_in_schema=False)
 def application_create(
-    request: Request, session: Me, csrf: Annotated[str, Form()] = "", policy_id: Annotated[str, Form(max_length=128)] = ""
+    request: Request,
+    session: Me,
+    csrf: Annotated[str, Form()] = "",
+    policy_id: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     _csrf(session, csrf)
     p = portal(request)
@@ -468,15 +589,25 @@ def application_create(
 
 
 @router.get("/my/applications/{app_id}", response_class=HTMLResponse, include_in_schema=False)
-def application_page(request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> HTMLResponse:
+def application_page(
+    request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+) -> HTMLResponse:
     p = portal(request)
     view = p.applications.get(session.actor, app_id)
-    return _page(request, "my/application.html", session, app=view, rating=p.feedback.rating(app_id),
-                 person=p.accounts.account(session.actor.account_id or 0)["person_name"])  # fmt: skip
+    return _page(
+        request,
+        "my/application.html",
+        session,
+        app=view,
+        rating=p.feedback.rating(app_id),
+        person=p.accounts.account(session.actor.account_id or 0)["person_name"],
+    )
 
 
 @router.post("/my/applications/{app_id}/form", include_in_schema=False)
-async def application_form(request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> Response:
+async def application_form(
+    request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+) -> Response:
     form = await request.form()
     _csrf(session, str(form.get("csrf", "")))
     p = portal(request)
@@ -497,9 +628,13 @@ async def application_form(request: Request, session: Me, app_id: Annotated[int,
 
 @router.post("/my/applications/{app_id}/attachments", include_in_schema=False)
 async def application_attach(
-    request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
-    file: Annotated[UploadFile, File()], csrf: Annotated[str, Form()] = "", material: Annotated[str, Form(max_length=255)] = "",
-) -> Response:  # fmt: skip
+    request: Request,
+    session: Me,
+    app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    file: Annotated[UploadFile, File()],
+    csrf: Annotated[str, Form()] = "",
+    material: Annotated[str, Form(max_length=255)] = "",
+) -> Response:
     _csrf(session, csrf)
     from huiqi.portal.applications import MAX_ATTACHMENT
 
@@ -513,25 +648,36 @@ async def application_attach(
 
 @router.get("/my/applications/{app_id}/attachments/{att_id}", include_in_schema=False)
 def application_attachment(
-    request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    request: Request,
+    session: Me,
+    app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
     att_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
-) -> Response:  # fmt: skip
+) -> Response:
     name, kind, content = portal(request).applications.attachment(session.actor, app_id, att_id)
     return _download(name, kind, content)
 
 
 def _download(name: str, kind: str, content: bytes) -> Response:
-    return Response(content, media_type=kind, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-    })  # fmt: skip
+    return Response(
+        content,
+        media_type=kind,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
+    )
 
 
 @router.post("/my/applications/{app_id}/sign", include_in_schema=False)
 def application_sign(
-    request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], csrf: Annotated[str, Form()] = "",
-    signer: Annotated[str, Form(max_length=64)] = "", agree: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+    request: Request,
+    session: Me,
+    app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    csrf: Annotated[str, Form()] = "",
+    signer: Annotated[str, Form(max_length=64)] = "",
+    agree: Annotated[str, Form()] = "",
+) -> Response:
     _csrf(session, csrf)
     if agree != "yes":
         return _back(f"/my/applications/{app_id}", error="请勾选“我已阅读并承诺”")
@@ -544,9 +690,12 @@ def application_sign(
 
 @router.post("/my/applications/{app_id}/act", include_in_schema=False)
 def application_act(
-    request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], csrf: Annotated[str, Form()] = "",
+    request: Request,
+    session: Me,
+    app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    csrf: Annotated[str, Form()] = "",
     action: Annotated[str, Form(max_length=16)] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     _csrf(session, csrf)
     p = portal(request)
     try:
@@ -561,29 +710,40 @@ def application_act(
 
 
 @router.post("/my/applications/{app_id}/rating", include_in_schema=False)
-async def application_rate(request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> Response:
+async def application_rate(
+    request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+) -> Response:
     form = await request.form()
     _csrf(session, str(form.get("csrf", "")))
     try:
         grade = int(str(form.get("grade", "0")))
-        portal(request).feedback.rate(session.actor, app_id, grade, [str(a) for a in form.getlist("aspects")],
-                                      str(form.get("comment", "")))  # fmt: skip
+        portal(request).feedback.rate(
+            session.actor, app_id, grade, [str(a) for a in form.getlist("aspects")], str(form.get("comment", ""))
+        )
     except (HuiqiError, ValueError) as e:
-        return _back(f"/my/applications/{app_id}", error=e.message.zh if isinstance(e, HuiqiError) else "请选择评价等级")
+        return _back(
+            f"/my/applications/{app_id}", error=e.message.zh if isinstance(e, HuiqiError) else "请选择评价等级"
+        )
     return _back(f"/my/applications/{app_id}", msg="感谢您的评价")
 
 
 # --- grants, ledger, appeals, agents --------------------------------------------------------------------
 @router.get("/my/grants", response_class=HTMLResponse, include_in_schema=False)
 def grants_page(request: Request, session: Me) -> HTMLResponse:
-    return _page(request, "my/grants.html", session, grants=portal(request).grants.of_enterprise(session.actor.uscc or ""))
+    return _page(
+        request, "my/grants.html", session, grants=portal(request).grants.of_enterprise(session.actor.uscc or "")
+    )
 
 
 @router.post("/my/grants/{grant_id}/account", include_in_schema=False)
 def grant_account(
-    request: Request, session: Me, grant_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], csrf: Annotated[str, Form()] = "",
-    account: Annotated[str, Form(max_length=64)] = "", holder: Annotated[str, Form(max_length=100)] = "",
-) -> Response:  # fmt: skip
+    request: Request,
+    session: Me,
+    grant_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    csrf: Annotated[str, Form()] = "",
+    account: Annotated[str, Form(max_length=64)] = "",
+    holder: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
     _csrf(session, csrf)
     try:
         portal(request).grants.confirm_account(session.actor, grant_id, account, holder)
@@ -603,15 +763,25 @@ def ledger_page(request: Request, session: Me) -> HTMLResponse:
 @router.get("/my/appeals", response_class=HTMLResponse, include_in_schema=False)
 def appeals_page(request: Request, session: Me, policy: str = "") -> HTMLResponse:
     p = portal(request)
-    return _page(request, "my/appeals.html", session, appeals=p.feedback.appeals(uscc=session.actor.uscc),
-                 policies=p.library().policies, chosen=policy)  # fmt: skip
+    return _page(
+        request,
+        "my/appeals.html",
+        session,
+        appeals=p.feedback.appeals(uscc=session.actor.uscc),
+        policies=p.library().policies,
+        chosen=policy,
+    )
 
 
 @router.post("/my/appeals", include_in_schema=False)
 def appeal_submit(
-    request: Request, session: Me, csrf: Annotated[str, Form()] = "", policy_id: Annotated[str, Form(max_length=128)] = "",
-    kind: Annotated[str, Form(max_length=16)] = "question", text: Annotated[str, Form(max_length=4000)] = "",
-) -> Response:  # fmt: skip
+    request: Request,
+    session: Me,
+    csrf: Annotated[str, Form()] = "",
+    policy_id: Annotated[str, Form(max_length=128)] = "",
+    kind: Annotated[str, Form(max_length=16)] = "question",
+    text: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
     _csrf(session, csrf)
     try:
         portal(request).feedback.appeal(session.actor, policy_id, kind, text)
@@ -623,8 +793,14 @@ def appeal_submit(
 @router.get("/my/agents", response_class=HTMLResponse, include_in_schema=False)
 def agents_page(request: Request, session: Me) -> HTMLResponse:
     p = portal(request)
-    return _page(request, "my/agents.html", session, accounts=p.accounts.of_enterprise(session.actor.uscc or ""),
-                 agent_rights=[r for r in RIGHTS if r not in ("agents", "bank", "view")], code=None)  # fmt: skip
+    return _page(
+        request,
+        "my/agents.html",
+        session,
+        accounts=p.accounts.of_enterprise(session.actor.uscc or ""),
+        agent_rights=[r for r in RIGHTS if r not in ("agents", "bank", "view")],
+        code=None,
+    )
 
 
 @router.post("/my/agents", include_in_schema=False)
@@ -636,12 +812,22 @@ async def agents_submit(request: Request, session: Me) -> Response:
         if form.get("disable"):
             p.accounts.disable(session.actor, int(str(form["disable"])))
             return _back("/my/agents", msg="已取消授权")
-        code = p.accounts.invite_agent(session.actor, str(form.get("name", "")), str(form.get("id_number", "")),
-                                       [str(r) for r in form.getlist("rights")])  # fmt: skip
+        code = p.accounts.invite_agent(
+            session.actor,
+            str(form.get("name", "")),
+            str(form.get("id_number", "")),
+            [str(r) for r in form.getlist("rights")],
+        )
     except HuiqiError as e:
         return _back("/my/agents", error=e.message.zh)
-    return _page(request, "my/agents.html", session, accounts=p.accounts.of_enterprise(session.actor.uscc or ""),
-                 agent_rights=[r for r in RIGHTS if r not in ("agents", "bank", "view")], code=code)  # fmt: skip
+    return _page(
+        request,
+        "my/agents.html",
+        session,
+        accounts=p.accounts.of_enterprise(session.actor.uscc or ""),
+        agent_rights=[r for r in RIGHTS if r not in ("agents", "bank", "view")],
+        code=code,
+    )
 
 
 # --- the JSON API -------------------------------------------------------------------------------------------
@@ -680,8 +866,14 @@ def api_profile(request: Request, session: Me) -> dict[str, Any]:
     """我的企业画像：每项事实的值、来源（部门、日期、同意或法定依据、日志位置）、是否企业更正，以及变更记录。"""
     p = portal(request)
     uscc = session.actor.uscc or ""
-    return _json({"uscc": uscc, "profile": p.profiles.profile(uscc), "facts": p.profiles.facts(uscc),
-                  "history": p.profiles.history(uscc)})  # fmt: skip
+    return _json(
+        {
+            "uscc": uscc,
+            "profile": p.profiles.profile(uscc),
+            "facts": p.profiles.facts(uscc),
+            "history": p.profiles.history(uscc),
+        }
+    )
 
 
 @api.put("/profile/facts/{field}", status_code=204)
@@ -693,20 +885,20 @@ def api_correct(request: Request, session: Me, field: Annotated[str, PathParam(m
 @api.get("/policies")
 def api_policies(request: Request, session: Me) -> dict[str, Any]:
     """我的政策：按企业画像计算的结果（与 /api/v1/match 相同的格式）和申报截止提醒（工作日）。"""
-    profile, due, result = _my_results(request, session.actor.uscc or "")
+    _, due, result = _my_results(request, session.actor.uscc or "")
     return _json({"match": result, "deadlines": due})
 
 
 @api.get("/notices")
 def api_notices(request: Request, session: Me) -> list[dict[str, Any]]:
     """站内通知：新符合的政策、免申即享、申报进度、诉求答复（最新在前）。"""
-    return _json(portal(request).profiles.notices(session.actor.uscc or ""))  # type: ignore[no-any-return]
+    return _json(portal(request).profiles.notices(session.actor.uscc or ""))
 
 
 @api.get("/subscriptions")
 def api_subscriptions(request: Request, session: Me) -> list[dict[str, Any]]:
     """本企业的订阅。"""
-    return _json(portal(request).profiles.subscriptions(session.actor.uscc or ""))  # type: ignore[no-any-return]
+    return _json(portal(request).profiles.subscriptions(session.actor.uscc or ""))
 
 
 @api.post("/subscriptions", status_code=201)
@@ -724,7 +916,7 @@ def api_unsubscribe(request: Request, session: Me, sub_id: Annotated[int, PathPa
 @api.get("/applications")
 def api_applications(request: Request, session: Me) -> list[dict[str, Any]]:
     """本企业的在线申报及其状态。"""
-    return _json(portal(request).applications.of_enterprise(session.actor.uscc or ""))  # type: ignore[no-any-return]
+    return _json(portal(request).applications.of_enterprise(session.actor.uscc or ""))
 
 
 @api.post("/applications", status_code=201)
@@ -732,32 +924,36 @@ def api_apply(request: Request, session: Me, body: NewApplication) -> dict[str, 
     """按政策生成申报表（所需事实按企业画像预填）。"""
     p = portal(request)
     app_id = p.applications.create(session.actor, body.policy_id, p.profiles.profile(session.actor.uscc or ""))
-    return _json(p.applications.get(session.actor, app_id))  # type: ignore[no-any-return]
+    return _json(p.applications.get(session.actor, app_id))
 
 
 @api.get("/applications/{app_id}")
-def api_application(request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
+def api_application(
+    request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+) -> dict[str, Any]:
     """一份申报：表单、附件、告知承诺、每一步的时间与理由。"""
-    return _json(portal(request).applications.get(session.actor, app_id))  # type: ignore[no-any-return]
+    return _json(portal(request).applications.get(session.actor, app_id))
 
 
 @api.post("/applications/{app_id}/{action}")
 def api_application_act(
-    request: Request, session: Me, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    request: Request,
+    session: Me,
+    app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
     action: Annotated[str, PathParam(pattern="^(submit|withdraw|revise)$")],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """企业的操作：submit 提交（随即预审）、withdraw 撤回、revise 退回后重新填写。"""
     p = portal(request)
     p.applications.act(session.actor, app_id, action)
     if action == "submit":
         p.applications.precheck(app_id)
-    return _json(p.applications.get(session.actor, app_id))  # type: ignore[no-any-return]
+    return _json(p.applications.get(session.actor, app_id))
 
 
 @api.get("/grants")
 def api_grants(request: Request, session: Me) -> list[dict[str, Any]]:
     """免申即享：本企业获得的政策兑现（无需申请）。"""
-    return _json(portal(request).grants.of_enterprise(session.actor.uscc or ""))  # type: ignore[no-any-return]
+    return _json(portal(request).grants.of_enterprise(session.actor.uscc or ""))
 
 
 @api.put("/grants/{grant_id}/account", status_code=204)
@@ -771,19 +967,15 @@ def api_grant_account(
 @api.get("/ledger")
 def api_ledger(request: Request, session: Me) -> list[dict[str, Any]]:
     """兑现台账：已拨付的金额、日期、凭证，待兑现的承诺日期（60 个工作日）与逾期标记。"""
-    return _json(portal(request).applications.ledger(session.actor.uscc or ""))  # type: ignore[no-any-return]
+    return _json(portal(request).applications.ledger(session.actor.uscc or ""))
 
 
 # --- the officers' queue --------------------------------------------------------------------------------------
 def officer(request: Request) -> tuple[Officer, str, Actor]:
-    p = portal(request)
-    found = session_officer(p.engine, request.cookies.get(ADMIN_COOKIE), clock=p.clock)
-    if found is None:
-        error = Unauthenticated(Message("请先登录", "log in first"))
-        error.location = f"/admin/login?next={quote(request.url.path)}"  # type: ignore[attr-defined]
-        raise error
-    who, csrf = found
-    return who, csrf, p.officer(who.name, who.role)
+    """The logged-in officer (``/admin`` session), their CSRF token, and them as a portal actor."""
+    session = require("viewer")(request)
+    who = session.officer
+    return who, session.csrf, portal(request).officer(who.name, who.role)
 
 
 OfficerDep = Annotated[tuple[Officer, str, Actor], Depends(officer)]
@@ -805,15 +997,25 @@ def _officer_csrf(who: tuple[Officer, str, Actor], token: str) -> None:
 def queue_page(request: Request, who: OfficerDep) -> HTMLResponse:
     p = portal(request)
     actor = who[2]
-    return _queue_page(request, "queue/index.html", who, queue=p.applications.queue(actor),
-                       overdue=p.applications.overdue(sorted(actor.offices)), offices=p.offices(), desks=p.desks(),
-                       appeals=p.feedback.appeals(offices=actor.offices),
-                       ratings=[p.feedback.office_summary(o) for o in sorted(actor.offices)])  # fmt: skip
+    return _queue_page(
+        request,
+        "queue/index.html",
+        who,
+        queue=p.applications.queue(actor),
+        overdue=p.applications.overdue(sorted(actor.offices)),
+        offices=p.offices(),
+        desks=p.desks(),
+        appeals=p.feedback.appeals(offices=actor.offices),
+        ratings=[p.feedback.office_summary(o) for o in sorted(actor.offices)],
+    )
 
 
 @router.post("/admin/queue/desks", include_in_schema=False)
 def queue_desk(
-    request: Request, who: OfficerDep, csrf: Annotated[str, Form()] = "", office: Annotated[str, Form(max_length=128)] = ""
+    request: Request,
+    who: OfficerDep,
+    csrf: Annotated[str, Form()] = "",
+    office: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     _officer_csrf(who, csrf)
     p = portal(request)
@@ -824,26 +1026,35 @@ def queue_desk(
 
 
 @router.get("/admin/queue/{app_id}", response_class=HTMLResponse, include_in_schema=False)
-def queue_application(request: Request, who: OfficerDep, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> HTMLResponse:
+def queue_application(
+    request: Request, who: OfficerDep, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+) -> HTMLResponse:
     p = portal(request)
     return _queue_page(request, "queue/application.html", who, app=p.applications.get(who[2], app_id))
 
 
 @router.get("/admin/queue/{app_id}/attachments/{att_id}", include_in_schema=False)
 def queue_attachment(
-    request: Request, who: OfficerDep, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    request: Request,
+    who: OfficerDep,
+    app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
     att_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
-) -> Response:  # fmt: skip
+) -> Response:
     return _download(*portal(request).applications.attachment(who[2], app_id, att_id))
 
 
 @router.post("/admin/queue/{app_id}", include_in_schema=False)
 def queue_act(
-    request: Request, who: OfficerDep, app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
-    csrf: Annotated[str, Form()] = "", action: Annotated[str, Form(max_length=16)] = "",
-    reason: Annotated[str, Form(max_length=2000)] = "", amount: Annotated[str, Form(max_length=32)] = "",
-    voucher: Annotated[str, Form(max_length=64)] = "", version: Annotated[int, Form(ge=0)] = 0,
-) -> Response:  # fmt: skip
+    request: Request,
+    who: OfficerDep,
+    app_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    csrf: Annotated[str, Form()] = "",
+    action: Annotated[str, Form(max_length=16)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    amount: Annotated[str, Form(max_length=32)] = "",
+    voucher: Annotated[str, Form(max_length=64)] = "",
+    version: Annotated[int, Form(ge=0)] = 0,
+) -> Response:
     _officer_csrf(who, csrf)
     apps = portal(request).applications
     try:
@@ -861,9 +1072,12 @@ def queue_act(
 
 @router.post("/admin/queue/appeals/{appeal_id}", include_in_schema=False)
 def queue_reply(
-    request: Request, who: OfficerDep, appeal_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
-    csrf: Annotated[str, Form()] = "", reply: Annotated[str, Form(max_length=4000)] = "",
-) -> Response:  # fmt: skip
+    request: Request,
+    who: OfficerDep,
+    appeal_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    csrf: Annotated[str, Form()] = "",
+    reply: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
     _officer_csrf(who, csrf)
     try:
         portal(request).feedback.reply(who[2], appeal_id, reply)
@@ -881,17 +1095,24 @@ def grants_admin(request: Request, who: OfficerDep) -> HTMLResponse:
 
     p = portal(request)
     with read_session(p.engine) as s:
-        waiting = s.execute(select(schema.grants).where(schema.grants.c.state != "paid").order_by(schema.grants.c.id).limit(200)).all()
+        waiting = s.execute(
+            select(schema.grants).where(schema.grants.c.state != "paid").order_by(schema.grants.c.id).limit(200)
+        ).all()
     return _queue_page(request, "queue/grants.html", who, lists=p.grants.lists(), waiting=waiting)
 
 
 @router.post("/admin/grants", include_in_schema=False)
 def grants_admin_act(
-    request: Request, who: OfficerDep, csrf: Annotated[str, Form()] = "", action: Annotated[str, Form(max_length=16)] = "",
-    run: Annotated[str, Form(max_length=500)] = "", policy_id: Annotated[str, Form(max_length=128)] = "",
-    list_id: Annotated[int, Form(ge=0)] = 0, grant_id: Annotated[int, Form(ge=0)] = 0,
+    request: Request,
+    who: OfficerDep,
+    csrf: Annotated[str, Form()] = "",
+    action: Annotated[str, Form(max_length=16)] = "",
+    run: Annotated[str, Form(max_length=500)] = "",
+    policy_id: Annotated[str, Form(max_length=128)] = "",
+    list_id: Annotated[int, Form(ge=0)] = 0,
+    grant_id: Annotated[int, Form(ge=0)] = 0,
     voucher: Annotated[str, Form(max_length=64)] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     _officer_csrf(who, csrf)
     grants = portal(request).grants
     try:
@@ -899,7 +1120,9 @@ def grants_admin_act(
             runs = Path(os.environ.get("HUIQI_RUNS", "runs")).resolve()
             path = (runs / run).resolve()
             if runs not in path.parents:
-                raise InputError(Message("运行目录须在 HUIQI_RUNS 之下", "the run must be under HUIQI_RUNS"), field="run")
+                raise InputError(
+                    Message("运行目录须在 HUIQI_RUNS 之下", "the run must be under HUIQI_RUNS"), field="run"
+                )
             grants.import_list(who[2], path, policy_id)
         elif action == "approve":
             grants.approve(who[2], list_id)
