@@ -14,14 +14,21 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pyotp
 import pytest
 
+import datetime as dt
+
+from huiqi.batch.registry import iter_batches
+from huiqi.batch.run import run_batch
 from huiqi.clock import FixedClock
 from huiqi.errors import InputError, Message
 from huiqi.library import Lifecycle
 from huiqi.library.officers import add_user
 from huiqi.library.source import DbLibrarySource
+from huiqi.match import default_library
 from huiqi.portal import Actor, Portal
 from huiqi.portal.identity import Checked
 from huiqi.sharing.masking import mask_id_number
@@ -179,3 +186,20 @@ def csrf_of(html: str) -> str:
     import re
 
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+GRANT_POLICY = "lj.tax.credit-a-award"
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("grants")
+    pq.write_table(pa.Table.from_batches(list(iter_batches(3000, 11))), root / "registry.parquet")
+    run_batch(
+        default_library(),
+        root / "registry.parquet",
+        dt.date(2026, 11, 30),
+        root / "run-2026-11-30",
+        policy_ids=[GRANT_POLICY],
+    )
+    return root / "run-2026-11-30"

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from huiqi.batch.registry import iter_batches
-from huiqi.batch.run import run_batch
 from huiqi.errors import PermissionDenied
-from huiqi.match import default_library
 from huiqi.portal import Conflict
 from huiqi.portal import schema as ps
 from huiqi.store.models import AuditEntry
 
-POLICY = "lj.tax.credit-a-award"
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("grants")
-    pq.write_table(pa.Table.from_batches(list(iter_batches(3000, 11))), root / "registry.parquet")
-    run_batch(
-        default_library(),
-        root / "registry.parquet",
-        dt.date(2026, 11, 30),
-        root / "run-2026-11-30",
-        policy_ids=[POLICY],
-    )
-    return root / "run-2026-11-30"
+from tests.portal.conftest import GRANT_POLICY as POLICY
 
 
 class Crash(Exception):

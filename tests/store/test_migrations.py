@@ -26,7 +26,13 @@ def test_head_schema_matches_the_models(db_url):
     with engine.connect() as conn:
         diff = compare_metadata(
             MigrationContext.configure(conn),
-            [Base.metadata, trust_schema.metadata, certs_schema.metadata, sharing_schema.metadata, portal_schema.metadata],
+            [
+                Base.metadata,
+                trust_schema.metadata,
+                certs_schema.metadata,
+                sharing_schema.metadata,
+                portal_schema.metadata,
+            ],
         )
     assert diff == []
     assert generation(engine) == 0

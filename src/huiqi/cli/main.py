@@ -17,6 +17,7 @@ from rich.console import Console
 from huiqi.cli import certs, lifecycle, trust
 from huiqi.cli.batch import batch_app, registry_app
 from huiqi.cli.departments import departments_app
+from huiqi.cli.portal import portal_app
 from huiqi.cli.serve import serve
 
 app = typer.Typer(help="惠企 huiqi：政策计算器与政策库工具", no_args_is_help=True, add_completion=False)
@@ -25,6 +26,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(registry_app, name="registry")
 app.add_typer(batch_app, name="batch")
 app.add_typer(departments_app, name="departments")
+app.add_typer(portal_app, name="portal")
 lifecycle.register(app, policy_app)
 trust.register(app)
 certs.register(app)

@@ -494,7 +494,7 @@ class Accounts:
         """The session behind a cookie (None when absent, expired or the account is disabled)."""
         if not token or len(token) > 128:
             return None
-        with read_session(self.engine) as s:
+        with self.engine.connect() as s:  # on every request: one plain read, no ORM session
             hit = s.execute(
                 sa.select(schema.sessions, schema.accounts)
                 .join(schema.accounts, schema.accounts.c.id == schema.sessions.c.account_id)

@@ -331,6 +331,10 @@ class Applications:
             self._officer_may(officer, row, "accept")
             if row.status != "accepted":
                 raise Conflict(Message("只有已受理的申报可以核定金额", "only an accepted application gets an amount"))
+            if row.amount_proposed is not None:  # the reviewer must review what was proposed, once
+                raise Conflict(
+                    Message(f"{row.proposed_by} 已核定金额；如需改动请退回", "an amount was already proposed")
+                )
             s.execute(
                 schema.applications.update()
                 .where(schema.applications.c.id == app_id)

@@ -31,7 +31,7 @@ from huiqi.portal.workdays import next_deadline, workdays_between
 from huiqi.profile import FIELDS, ProfileError, parse_profile
 from huiqi.rules.library import Library
 from huiqi.store.db import read_session, write_session
-from huiqi.store.models import Enterprise
+from huiqi.store.models import Enterprise, InboxMessage
 
 #: Fields that name the enterprise: never in a shared link.
 IDENTIFYING = ("uscc", "name")
@@ -290,12 +290,16 @@ class Profiles:
     # --- notices ------------------------------------------------------------------------------------
     def notices(self, uscc: str, limit: int = 100) -> list[dict[str, Any]]:
         """The platform's notices (grants, applications) and the lifecycle's inbox, newest first."""
-        with read_session(self.engine) as s:
-            mine = s.execute(
+        inbox = InboxMessage.__table__
+        with self.engine.connect() as c:  # on every page: two plain reads
+            mine = c.execute(
                 sa.select(schema.notices)
                 .where(schema.notices.c.uscc == uscc)
                 .order_by(schema.notices.c.id.desc())
                 .limit(limit)
+            ).all()
+            theirs = c.execute(
+                sa.select(inbox).where(inbox.c.uscc == uscc).order_by(inbox.c.id.desc()).limit(limit)
             ).all()
         out = [
             {
@@ -310,19 +314,19 @@ class Profiles:
             }
             for n in mine
         ]
-        for m in notify.inbox(self.engine, uscc, limit=limit):
-            out.append(
-                {
-                    "source": "inbox",
-                    "id": m.id,
-                    "kind": "policy",
-                    "title": m.title,
-                    "body": m.body,
-                    "link": f"/policies/{m.policy_id}",
-                    "created_at": m.created_at,
-                    "read": m.read_at is not None,
-                }
-            )
+        out += [
+            {
+                "source": "inbox",
+                "id": m.id,
+                "kind": "policy",
+                "title": m.title,
+                "body": m.body,
+                "link": f"/policies/{m.policy_id}",
+                "created_at": m.created_at,
+                "read": m.read_at is not None,
+            }
+            for m in theirs
+        ]
         return sorted(out, key=lambda n: n["created_at"], reverse=True)[:limit]
 
     def mark_read(self, actor: Actor, source: str, notice_id: int) -> None:
@@ -402,7 +406,7 @@ def deadlines(library: Library, results: list[dict[str, Any]], today: dt.date) -
         if policy is None or policy.definition.apply.mode == "免申即享":
             continue
         due = next_deadline(policy.definition.apply.deadline, today)
-        if due is None:
+        if due is None or (due - today).days > REMIND_WITHIN * 3:  # far off: no need to count
             continue
         left, estimated = workdays_between(today, due)
         if left <= REMIND_WITHIN:

@@ -26,6 +26,7 @@ def known_years() -> frozenset[int]:
     return frozenset(d.year for d in chinese_calendar.holidays)
 
 
+@cache
 def is_workday(day: dt.date) -> tuple[bool, bool]:
     """(is a working day, estimated because the year is not announced)."""
     if day.year in known_years():

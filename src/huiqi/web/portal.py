@@ -52,7 +52,8 @@ from huiqi.web.sessions import COOKIE, CSRF_HEADER
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter()
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "description": "problem+json (RFC 9457)"} for code in (400, 401, 403, 404, 409, 413, 422, 429)
+    code: {"model": Problem, "description": "problem+json (RFC 9457)"}
+    for code in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 api = APIRouter(prefix="/api/v1/my", tags=["企业空间"], responses=_ERRORS)
 VERDICTS = {"eligible": "符合", "undetermined": "需补充信息", "ineligible": "不符合"}
@@ -499,7 +500,7 @@ async def consent_submit(
             consumer=web_sharing.CONSUMER,
             purpose="policy_match",
             scope=DEFAULT_SCOPE,
-            official=f"portal:{session.actor.name}",
+            official=_official(session),
         )
         ctx.consents.approve(asked.ref, uscc=uscc)
     return await _refresh(request, session)
@@ -515,7 +516,15 @@ async def _refresh(request: Request, session: Me) -> Response:
     result = await _prefill(request, session)
     changed = portal(request).profiles.store_prefill(session.actor, result.to_json())
     gone = "；".join(result.unavailable.values())
+    if not result.profile:
+        why = gone or "；".join(sorted({r["message"] for r in result.refused.values()})) or "部门没有该企业的数据"
+        return _back("/my/profile", error=f"未能从部门获取数据：{why}")
     return _back("/my/profile", msg=f"已从部门获取数据，{changed} 项有更新" + (f"（{gone}）" if gone else ""))
+
+
+def _official(session: Session_) -> str:
+    """Who asks the departments, as their logs record it: the portal account (a login name)."""
+    return f"portal.{session.actor.name}"[:64]
 
 
 async def _prefill(request: Request, session: Session_) -> prefilling.Prefill:
@@ -529,7 +538,7 @@ async def _prefill(request: Request, session: Session_) -> prefilling.Prefill:
         consent=web_sharing._granted(ctx, uscc, "policy_match"),
         library=portal(request).library(),
         as_of=ctx.clock.today(),
-        official=f"portal:{session.actor.name}"[:64],
+        official=_official(session),
         case_id=f"MY-{uuid.uuid4().hex[:12]}",
     )
 
