@@ -8,6 +8,7 @@ departments in test_identity.py and the browser story).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -18,8 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyotp
 import pytest
-
-import datetime as dt
 
 from huiqi.batch.registry import iter_batches
 from huiqi.batch.run import run_batch

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import sqlalchemy as sa
 
@@ -10,7 +9,6 @@ from huiqi.errors import PermissionDenied
 from huiqi.portal import Conflict
 from huiqi.portal import schema as ps
 from huiqi.store.models import AuditEntry
-
 from tests.portal.conftest import GRANT_POLICY as POLICY
 
 
