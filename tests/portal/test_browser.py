@@ -161,6 +161,7 @@ def _page(browser: Browser, errors: list[str]) -> Page:
     page = browser.new_context(viewport=PHONE, locale="zh-CN").new_page()  # type: ignore[arg-type]
     page.set_default_timeout(20_000)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     return page
 
 
@@ -283,4 +284,4 @@ def test_register_log_in_prefill_apply_and_see_the_money(browser: Browser, stack
     expect(me.get_by_role("region", name="通知")).to_contain_text("申报进度：已兑现")
     _no_sideways_scroll(me)
     me.screenshot(path=str(shots / "portal-ledger-mobile.png"), full_page=True)
-    assert not errors, f"JavaScript errors: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations: {errors}"

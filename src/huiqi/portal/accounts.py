@@ -403,8 +403,13 @@ class Accounts:
     def nonce(self) -> str:
         """A one-time nonce for an e-licence login (valid 5 minutes)."""
         value = secrets.token_urlsafe(24)
+        now = self.clock.now()
         with write_session(self.engine, global_lock=False) as s:
-            s.execute(schema.nonces.insert().values(nonce=value, created_at=self.clock.now()))
+            # anyone may ask for one (the login page): expired ones go at once, the table stays small
+            s.execute(
+                schema.nonces.delete().where(schema.nonces.c.created_at < now - dt.timedelta(minutes=NONCE_MINUTES))
+            )
+            s.execute(schema.nonces.insert().values(nonce=value, created_at=now))
         return value
 
     def login_with_licence(

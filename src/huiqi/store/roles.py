@@ -58,6 +58,35 @@ APP_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "sharing_suspensions": ("SELECT", "INSERT", "DELETE"),
     "sharing_alerts": ("SELECT", "INSERT", "UPDATE"),
     "sharing_monitor_cursors": ("SELECT", "INSERT", "UPDATE"),
+    # The enterprise space (huiqi.portal): events, payments, ratings and fact history are
+    # append-only; an application changes only through its lifecycle columns.
+    "portal_accounts": (
+        "SELECT",
+        "INSERT",
+        "UPDATE(login, password_hash, totp_secret, totp_confirmed, totp_last_step, invite_hash, active)",
+    ),
+    "portal_sessions": ("SELECT", "INSERT", "DELETE"),
+    "portal_nonces": ("SELECT", "INSERT", "UPDATE(used_at)"),
+    "portal_facts": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    "portal_fact_history": ("SELECT", "INSERT"),
+    "portal_saved": ("SELECT", "INSERT"),
+    "portal_saved_by": ("SELECT", "INSERT"),
+    "portal_notices": ("SELECT", "INSERT", "UPDATE(read_at)"),
+    "portal_applications": (
+        "SELECT",
+        "INSERT",
+        "UPDATE(status, version, form, amount_requested, amount_proposed, "
+        "proposed_by, amount_approved, declaration, findings, accepted_on, pay_by, updated_at)",
+    ),
+    "portal_events": ("SELECT", "INSERT"),
+    "portal_attachments": ("SELECT", "INSERT"),
+    "portal_desks": ("SELECT", "INSERT"),
+    "portal_grant_lists": ("SELECT", "INSERT", "UPDATE(state, approved_by)"),
+    "portal_grant_rows": ("SELECT", "INSERT"),
+    "portal_grants": ("SELECT", "INSERT", "UPDATE(state, bank_account, bank_masked, confirmed_at)"),
+    "portal_payments": ("SELECT", "INSERT"),
+    "portal_ratings": ("SELECT", "INSERT"),
+    "portal_appeals": ("SELECT", "INSERT", "UPDATE(reply, replied_by, replied_at)"),
 }
 #: Tables not named above (e.g. those of later revisions) get only this: append and read.
 DEFAULT_PRIVILEGES = ("SELECT", "INSERT")

@@ -108,7 +108,15 @@ CSP = (
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 #: Paths whose answers are private: never kept by a browser or a proxy. So is any answer to
 #: a request that carries credentials (a cookie or an Authorization header), static files aside.
-PRIVATE = ("/admin", "/api/v1/inbox", "/api/v1/subscriptions", "/api/v1/enterprises/", "/enterprise/", "/my", "/api/v1/my")
+PRIVATE = (
+    "/admin",
+    "/api/v1/inbox",
+    "/api/v1/subscriptions",
+    "/api/v1/enterprises/",
+    "/enterprise/",
+    "/my",
+    "/api/v1/my",
+)
 
 
 class SecurityHeaders:
