@@ -353,7 +353,7 @@ def test_undecided_classes_keep_the_values_still_possible(lib: Any, profile: dic
     assert variables.possible["size_class"] == possible
 
 
-SMALL_OR_MICRO = "cn.stamp.small-micro-loan-contract"  # condition: size_class IN ('small', 'micro')
+SMALL_OR_MICRO = "cn.stamp.small-micro-loan-contract"  # condition: size_class IN ('small', 'micro'), by 300号
 
 
 @pytest.mark.parametrize(
@@ -364,7 +364,8 @@ SMALL_OR_MICRO = "cn.stamp.small-micro-loan-contract"  # condition: size_class I
         ({"industry": "C13", X: 300}, "undetermined"),  # medium if revenue ≥ 2000万
         ({"industry": "F", X: 30, Y: _value(Y, 6000)}, "undetermined"),  # wholesale medium, retail small
         ({"industry": "I", X: 5}, "eligible"),  # micro in both rows
-        ({"industry": "J66", X: 5}, "undetermined"),  # 金融业: outside the table
+        ({"industry": "K", X: 5}, "undetermined"),  # 房地产业: 开发经营 by revenue and assets, unknown
+        ({"industry": "J66", X: 5}, "ineligible"),  # 金融业: outside the table and outside 300号 (the policy says so)
         ({X: 5}, "undetermined"),  # no industry
     ],
 )

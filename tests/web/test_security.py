@@ -174,3 +174,38 @@ def test_a_search_portal_is_not_called_the_original_text(client: TestClient, lib
     assert "查看原文" not in html and "到发文机关网站检索原文" in html
     assert client.get(f"/api/v1/policies/{portal[0].id}").json()["source_portal"] is True
     assert "查看原文" in client.get(f"/policies/{direct[0].id}").text
+
+
+#: Words of the officers' to-do notes ("凭记忆，未能核对原文"): never on a public page.
+INTERNAL_TODO_WORDS = ("凭记忆", "未核实", "未能核对", "未能核实", "未读到原文", "待核实", "unverified")
+
+
+def test_no_public_page_shows_the_words_of_an_internal_todo(client: TestClient, library: Library) -> None:
+    """Document notes and parameter sources are public: the to-dos live in `unverified` and
+    the parameters' notes, which only officers see (issue 9 §5)."""
+    pages = ["/policies", *(f"/policies/{p.id}" for p in library.policies)]
+    for page in pages:
+        html = client.get(page).text
+        for word in INTERNAL_TODO_WORDS:
+            assert word not in html, (page, word)
+
+
+@pytest.mark.parametrize(
+    ("as_of", "document"),
+    [
+        ("2019-06-30", "财税〔2019〕13号"),
+        ("2025-06-30", "财政部 税务总局公告2023年第19号"),
+        (AS_OF, "财政部 税务总局公告2026年第10号"),
+    ],
+)
+def test_the_calculator_cites_the_document_in_force_and_never_calls_a_portal_the_original(
+    client: TestClient, as_of: str, document: str
+) -> None:
+    form = {"taxpayer_type": "small_scale", "monthly_sales": "5", "employees": "3", "as_of": as_of}
+    html = client.post("/", data=form).text
+    card = html[html.index("小规模纳税人月销售额10万元以下免征增值税") :]
+    card = card[: card.index("政策详情")]
+    assert f"依据：{document}" in card
+    assert "查看原文" not in card and "到发文机关网站检索原文" in card  # fgk.chinatax.gov.cn is a search portal
+    for word in INTERNAL_TODO_WORDS:
+        assert word not in html, word

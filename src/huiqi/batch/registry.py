@@ -80,8 +80,12 @@ MISSING_RATES: dict[str, float] = {
     "monthly_sales": 0.08,
     "certifications": 0.05,
     "credit_rating": 0.04,
+    "entity_type": 0.01,
+    "staff_on_payroll": 0.12,
 }
 TAX_FEED_MISSING = 0.03
+#: 在职职工 / 从业人数 is at least 1 − this (the rest: 劳务派遣, contracts under a year).
+STAFF_NOT_ON_PAYROLL_MAX = 0.25
 TAX_FIELDS = ("revenue", "taxable_income", "rd_expense", "taxpayer_type", "monthly_sales", "credit_rating")
 
 # ----------------------------------------------------------------------------------------
@@ -776,6 +780,14 @@ def _credit_rating(d: _Draw, reg: _Registration, e: _Economics) -> tuple[I64, Bo
     return rating, reg.year >= REFERENCE_DATE.year
 
 
+def _staff_on_payroll(d: _Draw, e: _Economics) -> I64:
+    """在职职工 (残保金): 从业人数 without the dispatched workers and contracts under a year.
+    A share of 75–100 %, most enterprises near 100 % (1 − 0.25 u², u uniform)."""
+    share = 1.0 - STAFF_NOT_ON_PAYROLL_MAX * d.uniform() ** 2
+    staff: I64 = np.minimum(np.floor(e.employees * share + 0.5), e.employees).astype(np.int64)
+    return staff
+
+
 def _region(d: _Draw, z: F64) -> I64:
     """0: the city-level authority, 1…: a district (index into DISTRICT_REGIONS + 1)."""
     p_city = np.where(z > 1.8, CITY_LEVEL_SHARE_LARGE, CITY_LEVEL_SHARE)
@@ -861,6 +873,7 @@ def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBa
     name = _names(d, t, g, row, ind, kind, e.z)
     uscc = _uscc_codes(t, g, row, kind, region_idx, reg.ma)
     null = _nulls(d, unrated)
+    staff = _staff_on_payroll(d, e)  # drawn last: the other fields stay as they were
 
     regions = pa.array([CITY_REGION, *DISTRICT_REGIONS], pa.string())
     columns: dict[str, pa.Array] = {
@@ -880,6 +893,9 @@ def _block(seed: int, block: int, start: int, n: int, g: _Global) -> pa.RecordBa
         "monthly_sales": _money(e.monthly, null["monthly_sales"]),
         "certifications": _certification_lists(certs, null["certifications"]),
         "credit_rating": _strings(pa.array(list("ABMCD"), pa.string()), rating, null["credit_rating"]),
+        # Every row is a legal entity (USCC 91, 93, N2): 个体工商户 (92) are not in this registry.
+        "entity_type": _strings(pa.array(["enterprise"], pa.string()), np.zeros(n, np.int64), null["entity_type"]),
+        "staff_on_payroll": pa.array(staff, pa.int64(), mask=null["staff_on_payroll"]),
     }
     schema = arrow_schema()
     arrays = [

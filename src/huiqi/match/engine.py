@@ -73,7 +73,7 @@ def answer(
         "as_of": as_of.isoformat(),
         "variables": {k: jsonable(v) for k, v in variables.items()},
         "possible": {k: list(v) for k, v in variables.possible.items()},
-        "results": [_result(ev, layout, statics, explainer, explained, notes) for ev in evaluations],
+        "results": [_result(ev, as_of, layout, statics, explainer, explained, notes) for ev in evaluations],
         "alternatives": list(notes.values()),
         "totals": {
             **counts,
@@ -123,6 +123,7 @@ def _choice(choice: Choice) -> dict[str, Any]:
 
 def _result(
     ev: Evaluation,
+    as_of: dt.date,
     layout: list[_Layout],
     statics: dict[int, dict[str, Any]],
     explainer: explain.Explainer,
@@ -175,6 +176,7 @@ def _result(
         "missing": list(ev.missing),
         "benefit": benefit,
         **(statics.get(policy.index) or _static(policy, statics)),
+        "document_number": d.document_at(as_of),  # the document in force on as_of
     }
 
 
@@ -213,7 +215,6 @@ def _static(policy: Policy, statics: dict[int, dict[str, Any]]) -> dict[str, Any
             "summary": d.summary,
             "category": d.category,
             "issuer": d.issuer,
-            "document_number": d.document_number,
             "source_url": d.source_url,
             "region": d.region,
             "sample": d.sample,

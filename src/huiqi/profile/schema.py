@@ -102,7 +102,24 @@ FIELDS: dict[str, FieldSpec] = {
         ),
         FieldSpec("registered_on", "date", "成立日期", group="基本情况", hint="营业执照上的成立日期。"),
         FieldSpec(
+            "entity_type",
+            "string",
+            "市场主体类型",
+            values=("enterprise", "individual_business"),
+            value_labels=("企业（公司、合伙企业、农民专业合作社等）", "个体工商户"),
+            group="基本情况",
+            hint="营业执照上的类型；个体工商户的统一社会信用代码以92开头。",
+        ),
+        FieldSpec(
             "employees", "integer", "从业人数", "人", group="规模", hint="上年全年平均的从业人数（含劳务派遣）。"
+        ),
+        FieldSpec(
+            "staff_on_payroll",
+            "integer",
+            "在职职工人数",
+            "人",
+            group="规模",
+            hint="残疾人就业保障金口径：在编人员和签订1年以上劳动合同的人员（劳务派遣人员算在派遣单位），上年平均。",
         ),
         FieldSpec("revenue", "money", "上年营业收入", "元", group="规模", hint="单位：万元，如 1200 或 35.5。"),
         FieldSpec("total_assets", "money", "资产总额", "元", group="规模", hint="单位：万元，全年平均值。"),

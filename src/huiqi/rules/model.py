@@ -122,9 +122,13 @@ class ApplyDef(_Strict):
 
 
 class DocumentRef(_Strict):
+    """One document of a policy's history. ``from``: the document in force from that date
+    (until the next dated one): the answer for an ``as_of`` cites it as the policy's 文号."""
+
     number: str
     url: str | None = Field(None, pattern=URL, max_length=2000)
     note: str | None = None
+    in_force_from: dt.date | None = Field(None, alias="from")
 
 
 _UNSET: Any = "__unset__"
@@ -181,5 +185,30 @@ class PolicyDef(_Strict):
             raise ValueError("临江市的示例政策须标记 sample: true / lj.* policies must say sample: true")
         return self
 
+    @model_validator(mode="after")
+    def _documents_in_order(self) -> PolicyDef:
+        dated = [d.in_force_from for d in self.documents if d.in_force_from is not None]
+        if dated != sorted(set(dated)):
+            raise ValueError(
+                "documents 的 from 日期须从早到晚排列且不重复 / dated documents must be in date order, no repeats"
+            )
+        if dated and self.documents_in_force()[-1].number != self.document_number:
+            raise ValueError(
+                "document_number 须是最后一个注明 from 的文件 / document_number must be the last dated document"
+            )
+        return self
+
     def in_force(self, as_of: dt.date) -> bool:
         return self.valid_from <= as_of and (self.valid_to is None or as_of <= self.valid_to)
+
+    def documents_in_force(self) -> list[DocumentRef]:
+        return [d for d in self.documents if d.in_force_from is not None]
+
+    def document_at(self, as_of: dt.date) -> str:
+        """The 文号 an answer for ``as_of`` cites: the last dated document in force on that
+        day, else ``document_number``."""
+        number = self.document_number
+        for d in self.documents_in_force():
+            if d.in_force_from <= as_of:  # type: ignore[operator]
+                number = d.number
+        return number

@@ -100,6 +100,7 @@ class DocumentInfo(BaseModel):
     number: str
     url: str | None
     note: str | None
+    in_force_from: dt.date | None = Field(description="the document in force from this date (null: history only)")
 
 
 class PolicyDetail(PolicySummary):
@@ -206,7 +207,9 @@ def detail(policy: Policy, library: Library) -> PolicyDetail:
         )
     return PolicyDetail(
         **summary(policy, library).model_dump(),
-        documents=[DocumentInfo(number=x.number, url=x.url, note=x.note) for x in d.documents],
+        documents=[
+            DocumentInfo(number=x.number, url=x.url, note=x.note, in_force_from=x.in_force_from) for x in d.documents
+        ],
         conditions=conditions,
         benefit=benefit,
         apply=Apply(**d.apply.model_dump()),
