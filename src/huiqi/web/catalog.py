@@ -100,7 +100,7 @@ class DocumentInfo(BaseModel):
     number: str
     url: str | None
     note: str | None
-    in_force_from: dt.date | None = Field(description="the document in force from this date (null: history only)")
+    in_force_from: dt.date | None = Field(None, description="the document in force from this date (null: history only)")
 
 
 class PolicyDetail(PolicySummary):
