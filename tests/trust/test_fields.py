@@ -50,6 +50,27 @@ def test_a_value_decrypts_only_in_its_own_row_and_field(engine: sa.Engine, clock
             attempt()
 
 
+@pytest.mark.parametrize("profile", ["sm4-gcm", "aes-256-gcm"])
+def test_batches_seal_what_one_at_a_time_opens_and_name_the_row_that_fails(
+    engine: sa.Engine, clock: FixedClock, profile: str
+) -> None:
+    v = Vault(engine, Keyring.from_dict(Keyring.generate("kek", profile)), store="mps", clock=clock, profile=profile)
+    ids = v.field("people", "id_number")
+    values = [f"11010119900307{i:04d}" for i in range(300)] + ["张三", "", "欧阳娜娜"]
+    rows = list(enumerate(values, start=1))
+    tokens = ids.encrypt_many(rows)
+    assert [ids.decrypt(i, t) for (i, _), t in zip(rows, tokens, strict=True)] == values
+    singles = [ids.encrypt(i, value) for i, value in rows]
+    assert ids.decrypt_many([(i, t) for (i, _), t in zip(rows, singles, strict=True)]) == values
+    v.rotate("people", "id_number")  # a batch spanning two data keys, as during re-encryption
+    mixed = tokens[:150] + ids.encrypt_many(rows[150:])
+    assert ids.decrypt_many([(i, t) for (i, _), t in zip(rows, mixed, strict=True)]) == values
+    moved = [(i, t) for (i, _), t in zip(rows, mixed, strict=True)]
+    moved[200] = (201, mixed[7])  # row 8's ciphertext copied into row 201
+    with pytest.raises(CryptoError, match="row 201"):
+        ids.decrypt_many(moved)
+
+
 def test_blind_index_finds_equal_values_without_decrypting(vault: Vault) -> None:
     f = vault.field("people", "id_number")
     assert f.blind_index("110101199003071234") == f.blind_index("110101199003071234")
