@@ -56,26 +56,44 @@ def shard_of(at: dt.datetime) -> str:
     return str(at.astimezone(CITY_TZ).year)
 
 
+_MAX_INT = 2**53 - 1
+
+
 def _check_values(value: Any, path: str) -> bool:
-    """Refuse what is not JSON huiqi logs; True when a key needs UTF-16 ordering (beyond U+FFFF)."""
+    """Refuse what is not JSON huiqi logs; True when a key needs UTF-16 ordering (beyond U+FFFF).
+
+    Plain strings, booleans, None and small ints (nearly every value) are checked inline by
+    exact type, without a call or a path string; anything else takes the general branch.
+    """
+    kind = type(value)
+    if kind is dict:
+        astral = False
+        for k, v in value.items():
+            if type(k) is not str and not isinstance(k, str):
+                raise EntryError(f"{path} 的键须为字符串", f"{path}: keys must be strings", field=path)
+            if not k.isascii() and max(k) > "\uffff":
+                astral = True
+            vkind = type(v)
+            if vkind is str or vkind is bool or v is None or (vkind is int and -_MAX_INT <= v <= _MAX_INT):
+                continue
+            astral = _check_values(v, f"{path}.{k}") or astral
+        return astral
     if isinstance(value, str | bool) or value is None:
         return False
     if isinstance(value, int):
-        if abs(value) > 2**53 - 1:  # RFC 8785 numbers are IEEE doubles: larger ints lose digits
+        if abs(value) > _MAX_INT:  # RFC 8785 numbers are IEEE doubles: larger ints lose digits
             raise EntryError(f"{path} 整数超出 ±2^53", f"{path}: integer beyond ±2^53, use a string", field=path)
         return False
     if isinstance(value, float):
         raise EntryError(f"{path} 不能是浮点数，请用字符串", f"{path}: no binary floats, use a string", field=path)
     if isinstance(value, Mapping):
-        astral = False
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise EntryError(f"{path} 的键须为字符串", f"{path}: keys must be strings", field=path)
-            astral = _check_values(v, f"{path}.{k}") or astral or (not k.isascii() and max(k) > "\uffff")
-        return astral
+        return _check_values(dict(value), path)
     if isinstance(value, list | tuple):
         astral = False
         for i, v in enumerate(value):
+            vkind = type(v)
+            if vkind is str or vkind is bool or v is None or (vkind is int and -_MAX_INT <= v <= _MAX_INT):
+                continue
             astral = _check_values(v, f"{path}[{i}]") or astral
         return astral
     raise EntryError(f"{path} 不是 JSON 值：{type(value).__name__}", f"{path}: not a JSON value", field=path)
@@ -83,7 +101,7 @@ def _check_values(value: Any, path: str) -> bool:
 
 def canonical_entry(entry: Mapping[str, Any]) -> tuple[bytes, str, dt.datetime]:
     """Validate ``entry`` and return (canonical bytes, type, time)."""
-    if not isinstance(entry, Mapping):
+    if type(entry) is not dict and not isinstance(entry, Mapping):
         raise EntryError("日志条目须为 JSON 对象", "a log entry must be a JSON object", field="entry")
     kind = entry.get("type")
     if not isinstance(kind, str) or not TYPE_PATTERN.match(kind) or len(kind) > 64:

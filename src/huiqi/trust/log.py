@@ -34,6 +34,7 @@ DEFAULT_PREFIX = "linjiang.example/huiqi"
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 _CHUNK = 500  # rows per IN (...) query
+_NORMAL_TIME_LENGTH = len("2026-12-01T09:00:00.000000Z")  # a valid time this long has 6 digits: normal
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,21 @@ def perfect_root(buf: bytes, count: int) -> bytes:
 _TILE = sa.select(tiles.c.hashes).where(
     tiles.c.shard == sa.bindparam("shard"), tiles.c.level == sa.bindparam("level"), tiles.c.idx == sa.bindparam("idx")
 )
+
+
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+_LEAF_COLUMNS = ("shard", "idx", "type", "time", "natural_key", "entry")
+
+
+def _insert_leaves(c: Connection, rows: list[tuple[str, int, str, str, str | None, bytes]]) -> None:
+    """Insert leaf rows (in ``_LEAF_COLUMNS`` order) with the driver's executemany: SQLAlchemy's
+    per-row parameter processing costs more than SQLite's own insert."""
+    mark = _MARKS.get(c.dialect.paramstyle)
+    if mark is None:  # a driver with named parameters: the ordinary path
+        c.execute(leaves.insert(), [dict(zip(_LEAF_COLUMNS, row, strict=True)) for row in rows])
+        return
+    sql = f"INSERT INTO {leaves.name} ({', '.join(_LEAF_COLUMNS)}) VALUES ({', '.join([mark] * len(_LEAF_COLUMNS))})"
+    c.exec_driver_sql(sql, rows)
 
 
 @functools.lru_cache(maxsize=512)
@@ -155,18 +171,19 @@ class TransparencyLog:
             )
         prepared: list[tuple[str, bytes, str, str, str | None]] = []
         for entry, key in zip(entries, keys, strict=True):
-            if isinstance(entry, Mapping):
+            when = None
+            if type(entry) is dict or isinstance(entry, Mapping):
                 when = entry.get("time")
-                if when is None:
-                    entry = {**entry, "time": format_time(self.clock.now())}
-                elif isinstance(when, dt.datetime):
-                    entry = {**entry, "time": format_time(when)}
+                if when is None or isinstance(when, dt.datetime):
+                    when = format_time(self.clock.now() if when is None else when)
+                    entry = {**entry, "time": when}
             data, kind, at = canonical_entry(entry)
             if key is not None and (not key or len(key) > 255):
                 raise EntryError(
                     "自然键须为 1 到 255 个字符", "a natural key is 1 to 255 characters", field="natural_key"
                 )
-            prepared.append((shard_of(at), data, kind, format_time(at), key))
+            text = when if type(when) is str and len(when) == _NORMAL_TIME_LENGTH else format_time(at)
+            prepared.append((shard_of(at), data, kind, text, key))
         named = [k for k in keys if k is not None]
         if len(set(named)) != len(named):
             dup = next(k for k in named if named.count(k) > 1)
@@ -188,19 +205,8 @@ class TransparencyLog:
             for shard, items in by_shard.items():
                 start = self._lock_shard(c, shard)
                 hashes = [leaf_hash(data) for data, _, _, _ in items]
-                c.execute(
-                    leaves.insert(),
-                    [
-                        {
-                            "shard": shard,
-                            "idx": start + i,
-                            "type": kind,
-                            "time": when,
-                            "natural_key": key,
-                            "entry": data,
-                        }
-                        for i, (data, kind, when, key) in enumerate(items)
-                    ],
+                _insert_leaves(
+                    c, [(shard, start + i, kind, when, key, data) for i, (data, kind, when, key) in enumerate(items)]
                 )
                 self._extend_tiles(c, shard, start, hashes)
                 c.execute(shards.update().where(shards.c.shard == shard).values(size=start + len(items)))
