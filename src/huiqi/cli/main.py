@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from huiqi.cli import certs, lifecycle, trust
+from huiqi.cli import certs, keys, lifecycle, trust
 from huiqi.cli.batch import batch_app, registry_app
 from huiqi.cli.departments import departments_app
 from huiqi.cli.portal import portal_app
@@ -29,6 +29,7 @@ app.add_typer(departments_app, name="departments")
 app.add_typer(portal_app, name="portal")
 lifecycle.register(app, policy_app)
 trust.register(app)
+keys.register(app)
 certs.register(app)
 app.command("serve")(serve)
 
