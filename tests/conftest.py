@@ -1,5 +1,7 @@
 import datetime as dt
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +43,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The compiled-library cache (huiqi.rules.cache) of this run, not the user's.
+    if "HUIQI_CACHE_DIR" not in os.environ:
+        cache = tempfile.mkdtemp(prefix="huiqi-test-cache-")
+        os.environ["HUIQI_CACHE_DIR"] = cache
+        config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
     at = config.getoption("--system-clock-at")
     if at:
         import time_machine

@@ -75,3 +75,21 @@ def test_lint_fails_with_file_and_line(tmp_path: Path) -> None:
     run = huiqi("policy", "lint", "--policies", str(tmp_path))
     assert run.returncode == 1
     assert f"{tmp_path / 'bad.yaml'}:" in run.stdout
+
+
+def test_match_imports_only_the_calculator() -> None:
+    """``huiqi match`` starts fast: it does not load the server, the batch engines, data
+    sharing, e-licences, the transparency log or the database layer."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['huiqi', 'match', 'examples/manufacturer.json', '--as-of', '2026-06-30']\n"
+        "from huiqi.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "heavy = ('huiqi.web', 'huiqi.batch', 'huiqi.sharing', 'huiqi.certs', 'huiqi.trust', 'huiqi.store',\n"
+        "         'huiqi.library', 'huiqi.portal', 'fastapi', 'sqlalchemy', 'duckdb', 'pyarrow')\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "可享受" in run.stdout
+    assert run.stdout.splitlines()[-1] == "LOADED []"

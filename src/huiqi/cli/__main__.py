@@ -1,3 +1,3 @@
-from huiqi.cli.main import app
+from huiqi.cli import main
 
-app(prog_name="huiqi")
+main()

@@ -16,7 +16,7 @@ from huiqi import clock
 from huiqi.match import explain
 from huiqi.match.result import MatchResult
 from huiqi.profile import Profile, check_registered, parse_profile
-from huiqi.rules import Condition, Evaluation, Library, Policy, load_library
+from huiqi.rules import Condition, Evaluation, Library, Policy
 from huiqi.rules.library import Choice, choose
 
 _ORDER = {"eligible": 0, "undetermined": 1, "ineligible": 2}
@@ -25,8 +25,11 @@ _OUTCOME = {True: "met", False: "unmet", None: "unknown"}
 
 @cache
 def default_library() -> Library:
-    """The shipped library, loaded and compiled once per process."""
-    return load_library()
+    """The shipped library, loaded and compiled once per process (from the disk cache when
+    the same texts were compiled before)."""
+    from huiqi.rules.cache import load_library_cached
+
+    return load_library_cached()
 
 
 def jsonable(value: Any) -> Any:

@@ -137,6 +137,9 @@ class Policy:
     def __repr__(self) -> str:
         return f"Policy({self.id!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "amount": None}  # bound again by its Library
+
     @property
     def evaluated(self) -> list[Condition]:
         return [c for c in self.conditions if c.expr is not None]
@@ -273,7 +276,12 @@ class Library:
                 em = pygen.Emitter(module, FIELD_BITS, explain=False, enums=self.enums)
                 value, _ = em.emit(policy.formula.tree)
                 module.functions.append(_function(f"p{i}_amount", "f, v, P, as_of", em.body(), None, ret=value))
-        ns = module.compile()
+        self._generated = module.generated()
+        self._bind()
+
+    def _bind(self) -> None:
+        """Make the generated functions callable (after compiling, or after unpickling)."""
+        ns = pygen.Module.load(self._generated)
         derive = ns["derive"]
 
         def derive_split(f: dict[str, Any], params: dict[str, Any], as_of: dt.date) -> tuple[dict, dict]:
@@ -285,6 +293,19 @@ class Library:
         for i, policy in enumerate(self.policies):
             policy.index = i
             policy.amount = ns.get(f"p{i}_amount")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its functions (``huiqi.rules.cache``): the generated code is kept,
+        and bound again by ``__setstate__``; explainers are compiled again on need."""
+        state = self.__dict__.copy()
+        for name in ("_derive", "_check_all"):
+            del state[name]
+        state["_explainers"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     def _explainer(self, expr: Expr) -> Callable[..., tuple[Any, int]]:
         """An expression compiled in explain mode, on first need (most never are), once per

@@ -14,11 +14,12 @@ enterprise costs milliseconds; the generated functions cost a fraction of that.
 
 from __future__ import annotations
 
+import marshal
 import re
 import warnings
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 
@@ -125,13 +126,31 @@ class Module:
         return name
 
     def compile(self, filename: str = "<huiqi rules>") -> dict[str, Callable[..., Any]]:
+        return Module.load(self.generated(filename))
+
+    def generated(self, filename: str = "<huiqi rules>") -> Generated:
+        """The compiled code and its constants: what :meth:`load` needs, and picklable."""
         source = "\n\n".join(self.functions)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SyntaxWarning)  # e.g. "'x' is None" on constants
             code = compile(source, filename, "exec")
-        ns = dict(self.namespace)
-        exec(code, ns)
+        constants = {k: v for k, v in self.namespace.items() if k not in RUNTIME}
+        return Generated(marshal.dumps(code), constants)
+
+    @staticmethod
+    def load(generated: Generated) -> dict[str, Callable[..., Any]]:
+        """The namespace of the generated functions, ready to call."""
+        ns = {**RUNTIME, **generated.constants}
+        exec(marshal.loads(generated.code), ns)
         return ns
+
+
+class Generated(NamedTuple):
+    """Generated functions as marshalled code (same interpreter only: the library cache is
+    keyed by the Python version) and the constants they read by name."""
+
+    code: bytes
+    constants: dict[str, Any]
 
 
 class Emitter:
