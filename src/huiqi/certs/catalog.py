@@ -9,6 +9,7 @@ for the demo city, as the 临江市 policies are; a real deployment loads the na
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,6 +72,11 @@ class LicenceType:
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    @functools.cached_property
+    def labels(self) -> dict[str, str]:
+        """Field name → what a clerk reads (``uscc`` → 统一社会信用代码)."""
+        return {f.name: f.label for f in self.fields}
 
 
 _HOLDER = (Field("uscc", "统一社会信用代码", "uscc"), Field("name", "名称"))

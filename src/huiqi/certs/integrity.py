@@ -70,20 +70,23 @@ def _plain(value: Any) -> bool:
     They agree on strings (both escape only ``"``, ``\\`` and controls, the same way),
     integers within ±2^53, booleans and null, and on key order whenever no key holds a
     character at or above U+D800 (where UTF-16 order, which JCS sorts by, parts from code
-    point order). Floats (ES6 number formatting) always go to rfc8785.
+    point order). Floats (ES6 number formatting) always go to rfc8785. Strings, the usual
+    leaves, are passed over without a call.
     """
     kind = type(value)
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str or not (k.isascii() or max(k) < "\ud800"):
+                return False
+            if type(v) is not str and not _plain(v):
+                return False
+        return True
+    if kind is list:
+        return all(type(v) is str or _plain(v) for v in value)
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
         return -_SAFE_INT <= value <= _SAFE_INT
-    if kind is dict:
-        for k, v in value.items():
-            if type(k) is not str or not (k.isascii() or max(k) < "\ud800") or not _plain(v):
-                return False
-        return True
-    if kind is list:
-        return all(_plain(v) for v in value)
     return False
 
 

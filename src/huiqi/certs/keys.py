@@ -81,10 +81,19 @@ class Ed25519Public:
     def multibase(self) -> str:
         return multibase(ED25519_PUB + self.raw)
 
-    def verify(self, message: bytes, signature: bytes) -> bool:
+    @functools.cached_property
+    def _key(self) -> Ed25519PublicKey | None:
         try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
-        except (InvalidSignature, ValueError):
+            return Ed25519PublicKey.from_public_bytes(self.raw)
+        except ValueError:
+            return None
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        if self._key is None:
+            return False
+        try:
+            self._key.verify(signature, message)
+        except InvalidSignature:
             return False
         return True
 
@@ -160,8 +169,9 @@ class SM2Private:
         return self._signer.sign(message)
 
 
+@functools.lru_cache(maxsize=1024)
 def public_key(text: str, field: str = "publicKeyMultibase") -> PublicKey:
-    """The public key a ``publicKeyMultibase`` names."""
+    """The public key a ``publicKeyMultibase`` names (cached: a verifier meets a few issuer keys)."""
     raw = from_multibase(text, field)
     if raw.startswith(ED25519_PUB) and len(raw) == 34:
         return Ed25519Public(raw[2:])

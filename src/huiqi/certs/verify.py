@@ -34,9 +34,11 @@ from huiqi.certs.status import decode, is_set
 from huiqi.clock import Clock
 from huiqi.trust.entries import parse_time
 from huiqi.trust.errors import QuorumError, SignatureError, SplitViewError, TrustError
+from huiqi.trust.merkle import leaf_hash
 from huiqi.trust.note import cosignature_time
 from huiqi.trust.policy import TrustPolicy, VerifiedCheckpoint
 from huiqi.trust.proofs import ProofBundle
+from huiqi.trust.verify import verify_inclusion
 
 #: verdict → what the page says.
 VERDICTS: dict[str, str] = {
@@ -146,20 +148,24 @@ class Anchors:
 class CheckpointCache:
     """Checkpoints one verifier has accepted, per origin: the fast path, and split-view detection.
 
-    A checkpoint already verified is not re-verified (its note text is the key); a
-    different root for a size already seen is a split view and is refused.
+    A checkpoint already verified is not re-verified, nor even parsed again (its note text is
+    the key); a different root for a size already seen is a split view and is refused. When
+    its witnesses had cosigned (what back-dating is judged by) is worked out once, on acceptance.
     """
 
     def __init__(self) -> None:
-        self._verified: dict[str, VerifiedCheckpoint] = {}
+        self._verified: dict[str, tuple[VerifiedCheckpoint, dt.datetime | None]] = {}
         self._roots: dict[tuple[str, int], bytes] = {}
 
     def accept(self, bundle: ProofBundle, policy: TrustPolicy) -> VerifiedCheckpoint:
-        text = str(bundle.checkpoint)
+        return self.accept_note(str(bundle.checkpoint), policy)[0]
+
+    def accept_note(self, text: str, policy: TrustPolicy) -> tuple[VerifiedCheckpoint, dt.datetime | None]:
+        """The verified checkpoint of the signed note ``text``, and when the witness quorum had cosigned it."""
         hit = self._verified.get(text)
         if hit is None:
-            hit = policy.verify_checkpoint(bundle.checkpoint)
-            cp = hit.checkpoint
+            verified = policy.verify_checkpoint(text)
+            cp = verified.checkpoint
             seen = self._roots.get((cp.origin, cp.size))
             if seen is not None and seen != cp.root:
                 raise SplitViewError(
@@ -168,6 +174,7 @@ class CheckpointCache:
                     field="checkpoint",
                 )
             self._roots[(cp.origin, cp.size)] = cp.root
+            hit = (verified, _quorum_time(verified, policy))
             self._verified[text] = hit
         return hit
 
@@ -175,15 +182,24 @@ class CheckpointCache:
         """Pin a checkpoint fetched while online (a department's cached checkpoint)."""
         from huiqi.trust.note import parse_note
 
-        bundle = ProofBundle(0, (), parse_note(note))
-        return self.accept(bundle, policy)
+        return self.accept_note(str(parse_note(note)), policy)[0]
 
     def latest(self, origin: str) -> VerifiedCheckpoint | None:
-        mine = [v for v in self._verified.values() if v.checkpoint.origin == origin]
+        mine = [v for v, _ in self._verified.values() if v.checkpoint.origin == origin]
         return max(mine, key=lambda v: v.checkpoint.size, default=None)
 
     def notes(self) -> list[str]:
-        return [str(v.note) for v in self._verified.values()]
+        return [str(v.note) for v, _ in self._verified.values()]
+
+
+@dataclass(frozen=True)
+class _Proven:
+    """A log entry shown to be leaf ``index`` under a checkpoint that counts."""
+
+    entry: Mapping[str, Any]
+    index: int
+    checkpoint: VerifiedCheckpoint
+    witnessed: dt.datetime | None  # when the witness quorum had cosigned that checkpoint
 
 
 class _Refused(Exception):
@@ -214,24 +230,19 @@ def _entry_bytes(entry: Any, what: str) -> bytes:
         raise _Refused(_reason("not_logged", f"{what}的日志条目无效", f"the {what} log entry is malformed")) from e
 
 
-def _proven(
-    item: Any, what: str, anchors: Anchors, cache: CheckpointCache
-) -> tuple[Mapping[str, Any], VerifiedCheckpoint]:
+def _proven(item: Any, what: str, anchors: Anchors, cache: CheckpointCache) -> _Proven:
     """The entry of an evidence item, after its inclusion under a cosigned checkpoint verified."""
     if not isinstance(item, Mapping):
         raise _Refused(_reason("no_evidence", f"缺少{what}的日志证明", f"no log proof of the {what}"))
     data = _entry_bytes(item.get("entry"), what)
     try:
         bundle = ProofBundle.parse(str(item.get("proof") or ""))
-        verified = cache.accept(bundle, anchors.policy)
-        from huiqi.trust.merkle import leaf_hash
-        from huiqi.trust.verify import verify_inclusion
-
+        verified, witnessed = cache.accept_note(str(item["proof"]).partition("\n\n")[2], anchors.policy)
         cp = verified.checkpoint
         verify_inclusion(bundle.index, cp.size, leaf_hash(data), list(bundle.proof), cp.root)
     except TrustError as e:
         raise _Refused(_from_trust(e, what)) from e
-    return item["entry"], verified
+    return _Proven(item["entry"], bundle.index, verified, witnessed)
 
 
 def _quorum_time(verified: VerifiedCheckpoint, policy: TrustPolicy) -> dt.datetime | None:
@@ -269,9 +280,7 @@ def summary(credential: Mapping[str, Any]) -> dict[str, Any]:
         "valid_from": credential.get("validFrom"),
         "valid_until": credential.get("validUntil"),
         "fields": {
-            (kind.field(k).label if kind and kind.field(k) else k): v  # type: ignore[union-attr]
-            for k, v in subject.items()
-            if k not in ("id", "licenceType")
+            (kind.labels.get(k, k) if kind else k): v for k, v in subject.items() if k not in ("id", "licenceType")
         },
     }
 
@@ -365,7 +374,7 @@ class Verifier:
         if record is None:
             item = evidence.get("key")
             if isinstance(item, Mapping) and isinstance(item.get("entry"), Mapping) and item["entry"].get("key") == kid:
-                entry, _ = _proven(item, "签发密钥登记", self.anchors, self.cache)
+                entry = _proven(item, "签发密钥登记", self.anchors, self.cache).entry
                 if entry.get("type") != "key.register":
                     raise _Refused(_reason("unknown_key", "密钥登记条目类型不对", "not a key.register entry"))
                 record = KeyRecord(kid, str(entry.get("department")), str(entry.get("algorithm")))
@@ -422,7 +431,8 @@ class Verifier:
                     "no transparency-log proof came with the licence",
                 )
             )
-        entry, verified = _proven(item, "颁发记录", self.anchors, self.cache)
+        proven = _proven(item, "颁发记录", self.anchors, self.cache)
+        entry, verified = proven.entry, proven.checkpoint
         if (
             entry.get("type") not in ("cert.issue", "cert.change")
             or entry.get("id") != str(lid)
@@ -437,7 +447,7 @@ class Verifier:
             )
         members = "、".join(verified.witnesses) or "无"
         result.checks.append(
-            f"颁发记录在透明日志 {verified.checkpoint.origin} 第 {ProofBundle.parse(str(item['proof'])).index} 条，"
+            f"颁发记录在透明日志 {verified.checkpoint.origin} 第 {proven.index} 条，"
             f"检查点由日志签名并经 {len(verified.witnesses)} 个部门见证人联署（{members}）"
         )
         logged_at = parse_time(entry.get("time"))  # type: ignore[arg-type]
@@ -450,7 +460,7 @@ class Verifier:
                     "the signature's time and the log entry's time differ: back-dated",
                 )
             )
-        witnessed = _quorum_time(verified, self.anchors.policy)
+        witnessed = proven.witnessed
         if witnessed is not None and witnessed - logged_at > self.anchors.max_lag:
             raise _Refused(
                 _reason(
@@ -499,7 +509,7 @@ class Verifier:
         if not isinstance(items, list):
             raise _Refused(_reason("malformed", "events 应为列表", "events must be a list"))
         for item in items:
-            entry, _ = _proven(item, "变更或注销记录", self.anchors, self.cache)
+            entry = _proven(item, "变更或注销记录", self.anchors, self.cache).entry
             kind = entry.get("type")
             if kind == "cert.revoke" and entry.get("id") == str(lid):
                 how = str(entry.get("kind") or "cancel")
