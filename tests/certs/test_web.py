@@ -61,8 +61,12 @@ def test_the_qr_page_says_valid_then_cancelled_with_the_date(world: World, clien
 
 def test_without_the_access_code_the_page_asks_for_a_purpose(world: World, client: TestClient) -> None:
     lid = world.issue()
+    size = world.log.size("2026")
     page = client.get(f"/certs/v/{lid}")
     assert "用证事由" in page.text and "data-verdict" not in page.text
+    page = client.get(f"/certs/v/{lid}", params={"k": "0" * 24})
+    assert "访问码不对" in page.text and "data-verdict" not in page.text
+    assert world.log.size("2026") == size  # a wrong access code is refused before anything is logged
     page = client.post("/certs/verify", data={"id": lid, "purpose": "", "requester": "x"})
     assert "请选择用证事由" in page.text
     page = client.post("/certs/verify", data={"id": lid, "purpose": "supervision", "requester": "市监局稽查"})

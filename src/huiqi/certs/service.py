@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,6 +44,7 @@ from huiqi.certs.schema import counters, events, keys, licences
 from huiqi.certs.status import LIST_SIZE, encode
 from huiqi.certs.verify import Anchors, CheckpointCache, KeyRecord, Reason, Verification, Verifier
 from huiqi.clock import Clock
+from huiqi.errors import Message, PermissionDenied
 from huiqi.trust.entries import format_time, parse_time, shard_of
 from huiqi.trust.errors import TrustError
 from huiqi.trust.log import LoggedEntry, StoredCheckpoint, TransparencyLog
@@ -138,6 +140,29 @@ class GroupAppender:
         return mine.result()
 
 
+def _stamp_query() -> sa.Select[Any]:
+    """What the register's answer about one licence depends on, read in one query built once.
+
+    The licence's events (count, last id); the checkpoints of every shard (count and total
+    note length: checkpoints are only added, and a cosignature only lengthens a note); and
+    the key registry (count, retirements).
+    """
+    from huiqi.trust.schema import checkpoints
+
+    mine = events.c.licence_id == sa.bindparam("licence_id")
+    return sa.select(
+        sa.select(sa.func.count()).where(mine).scalar_subquery(),
+        sa.select(sa.func.max(events.c.id)).where(mine).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(checkpoints).scalar_subquery(),
+        sa.select(sa.func.sum(sa.func.length(checkpoints.c.note))).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(keys).scalar_subquery(),
+        sa.select(sa.func.count(keys.c.retired_at)).scalar_subquery(),
+    )
+
+
+_STAMP = _stamp_query()
+
+
 class Licences:
     """The register of one platform database (see the module docstring)."""
 
@@ -163,7 +188,8 @@ class Licences:
         self.cache = CheckpointCache()
         self._counted: dict[str, tuple[tuple[Any, ...], list[StoredCheckpoint]]] = {}
         self._status_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
-        self._packages: dict[tuple[Any, ...], bytes] = {}
+        self._packages: dict[tuple[Any, ...], tuple[bytes, dict[str, Any]]] = {}
+        self._keys: tuple[Any, dict[str, KeyRecord]] | None = None
         self._writer = engine.execution_options(huiqi_write=True)
         self._accesses = GroupAppender(log, self._writer)
 
@@ -229,12 +255,18 @@ class Licences:
             )
             c.execute(keys.update().where(keys.c.kid == kid).values(retired_at=now))
 
-    def key_records(self) -> dict[str, KeyRecord]:
-        with self.engine.connect() as c:
-            return {
+    def key_records(self, *, conn: Connection | None = None, stamp: Any = None) -> dict[str, KeyRecord]:
+        """The key registry as this database holds it; read again only when ``stamp`` (see :meth:`_stamp`) moved."""
+        if stamp is not None and self._keys is not None and self._keys[0] == stamp:
+            return self._keys[1]
+        with self._read(conn) as c:
+            records = {
                 r.kid: KeyRecord(r.kid, r.department, r.algorithm, parse_time(r.retired_at) if r.retired_at else None)
                 for r in c.execute(sa.select(keys))
             }
+        if stamp is not None:
+            self._keys = (stamp, records)
+        return records
 
     def _check_key(self, c: Connection, department: str) -> None:
         kid = self.keys.primary(department).public.multibase
@@ -577,36 +609,32 @@ class Licences:
     def package(self, licence_id: str, *, status: bool = True) -> dict[str, Any]:
         """The credential with its evidence (:mod:`huiqi.certs.verify`); what no checkpoint covers yet is left out.
 
-        Kept per licence until its events or any shard's checkpoints change (two small queries
-        tell), so a page that is scanned again does not rebuild the proofs; the caller gets a copy.
+        Kept per licence until its events or any shard's checkpoints change (:meth:`_stamp`),
+        so a page that is scanned again does not rebuild the proofs; the caller gets a copy.
         """
-        from huiqi.trust.schema import checkpoints
-
         lid = str(parse_licence_id(licence_id))
         with self.engine.connect() as c:
-            stamp = (
-                lid,
-                status,
-                tuple(
-                    c.execute(
-                        sa.select(sa.func.count(), sa.func.max(events.c.id)).where(events.c.licence_id == lid)
-                    ).one()
-                ),
-                tuple(
-                    c.execute(
-                        sa.select(
-                            checkpoints.c.shard, sa.func.count(), sa.func.sum(sa.func.length(checkpoints.c.note))
-                        ).group_by(checkpoints.c.shard)
-                    ).all()
-                ),
-            )
-            hit = self._packages.get(stamp)
-            if hit is None:
-                hit = orjson.dumps(self._package(lid, status=status, c=c))
-                if len(self._packages) >= 10_000:
-                    self._packages.clear()
-                self._packages[stamp] = hit
-        return dict(orjson.loads(hit))
+            return dict(orjson.loads(self._own(lid, status, c)[0]))
+
+    @staticmethod
+    def _stamp(c: Connection, licence_id: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """(package stamp, key registry stamp) of one licence: see :data:`_STAMP`."""
+        row = c.execute(_STAMP, {"licence_id": licence_id}).one()
+        return tuple(row[:4]), tuple(row[4:])
+
+    def _own(self, licence_id: str, status: bool, c: Connection) -> tuple[bytes, dict[str, Any], tuple[Any, ...]]:
+        """The register's package of ``licence_id`` (normalised) as JSON and as a dict not to be changed, and
+        the key registry stamp."""
+        stamp, key_stamp = self._stamp(c, licence_id)
+        key = (licence_id, status, *stamp)
+        hit = self._packages.get(key)
+        if hit is None:
+            package = self._package(licence_id, status=status, c=c)
+            hit = (orjson.dumps(package), package)
+            if len(self._packages) >= 10_000:
+                self._packages.clear()
+            self._packages[key] = hit
+        return hit[0], hit[1], key_stamp
 
     def _package(self, licence_id: str, *, status: bool, c: Connection) -> dict[str, Any]:
         credential = self.credential(licence_id, conn=c)
@@ -738,10 +766,11 @@ class Licences:
 
     # --- verifying online ------------------------------------------------------------------------
 
-    def _verifier(self) -> Verifier:
+    def _verifier(self, records: dict[str, KeyRecord] | None = None) -> Verifier:
         if self.anchors is None:
             raise CertError("没有配置信任策略，无法核验", "no trust policy configured: cannot verify", field="policy")
-        anchors = Anchors(self.anchors.policy, self.key_records(), self.anchors.max_lag, self.anchors.skew)
+        records = self.key_records() if records is None else records
+        anchors = Anchors(self.anchors.policy, records, self.anchors.max_lag, self.anchors.skew)
         return Verifier(anchors, clock=self.clock, cache=self.cache)
 
     def verify(self, package: Any, *, ours: dict[str, Any] | None = None) -> Verification:
@@ -805,8 +834,13 @@ class Licences:
             )
         return None
 
-    def lookup(self, licence_id: str, *, purpose: str, requester: str) -> Verification:
-        """Verification by 证照标识 alone: needs a 用证事由 and is recorded on the log (``cert.lookup``)."""
+    def lookup(self, licence_id: str, *, purpose: str, requester: str, access_code: str | None = None) -> Verification:
+        """Verification by 证照标识 alone: needs a 用证事由 and is recorded on the log (``cert.lookup``).
+
+        With ``access_code`` (what the QR code carries, :meth:`access_token`) the scanner shows it
+        holds the licence; a wrong code is refused (:class:`PermissionDenied`) before anything is logged.
+        The register's own package is verified as it stands: its checkpoints are this log's.
+        """
         if purpose not in PURPOSES:
             raise CertError(
                 f"请选择用证事由：{'、'.join(f'{k}（{v}）' for k, v in PURPOSES.items())}",
@@ -815,21 +849,29 @@ class Licences:
             )
         if not requester.strip():
             raise CertError("请写明查验单位或查验人", "the requester must be named", field="requester")
-        lid = parse_licence_id(licence_id)
+        lid = str(parse_licence_id(licence_id))
         try:
-            mine = self.package(str(lid))
-            result = self.verify(mine, ours=mine)
+            with self.engine.connect() as c:
+                _, mine, key_stamp = self._own(lid, True, c)
+                records = self.key_records(conn=c, stamp=key_stamp)
+            if access_code is not None and not hmac.compare_digest(self.access_token(mine["credential"]), access_code):
+                raise PermissionDenied(
+                    Message("访问码不对：请扫描证照上的二维码", "wrong access code: scan the licence's QR code")
+                )
+            result = self._verifier(records).verify(mine)
         except NotFoundError:
+            if access_code is not None:
+                raise
             result = Verification(
                 "forged",
-                str(lid),
+                lid,
                 [Reason("unknown_licence", "本平台没有颁发过这张证照", "no such licence was issued here")],
             )
         e = self._accesses.append(
             {
                 "type": "cert.lookup",
                 "time": format_time(self.clock.now()),
-                "id": str(lid),
+                "id": lid,
                 "purpose": purpose,
                 "requester": requester.strip()[:200],
                 "verdict": result.verdict,

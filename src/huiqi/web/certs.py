@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from huiqi.certs import PURPOSES, CertError, Licences, NotFoundError, Verification, parse_licence_id
+from huiqi.certs import PURPOSES, CertError, Licences, NotFoundError, Verification
 from huiqi.certs.config import licences_from_env
 from huiqi.certs.qr import qr_svg, verify_url
 from huiqi.certs.verify import load_package
@@ -121,12 +121,10 @@ def _page(request: Request, result: Verification | None = None, **extra: Any) ->
 def scanned(licence_id: str, request: Request, k: str | None = None) -> HTMLResponse:
     lic = licences(request)
     try:
-        parse_licence_id(licence_id)
-        _token_ok(lic, licence_id, k)
+        result = lic.lookup(licence_id, purpose="qr_scan", requester="扫码查验", access_code=k or "")
     except (CertError, PermissionDenied) as e:
         # Without the licence in hand, the lookup needs a stated purpose: show the form.
         return _page(request, form={"id": licence_id}, error=e.message.zh)
-    result = lic.lookup(licence_id, purpose="qr_scan", requester="扫码查验")
     return _page(request, result)
 
 
