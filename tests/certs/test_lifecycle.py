@@ -77,3 +77,46 @@ def test_concurrent_lookups_are_each_logged_once_in_shared_commits(world: World)
 
     requesters = {json.loads(world.log.entry("2026", i))["requester"] for i in range(before, before + 40)}
     assert requesters == {f"稽查{n}" for n in range(40)}
+
+
+def test_a_lookup_waits_for_its_own_commit_not_for_the_entries_queued_behind_it() -> None:
+    """Group commit hands over: the leader returns once its batch is written; later arrivals lead their own."""
+    import contextlib
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from typing import Any
+
+    from huiqi.certs.service import GroupAppender
+    from huiqi.trust.log import LoggedEntry
+
+    batches: list[list[str]] = []
+    release = [threading.Event(), threading.Event()]
+    entered = threading.Event()
+
+    class SlowLog:
+        def append_many(self, entries: list[dict[str, Any]], *, conn: Any) -> list[LoggedEntry]:
+            n = len(batches)
+            batches.append([e["who"] for e in entries])
+            entered.set()
+            release[n].wait(30)
+            return [LoggedEntry("2026", "o", 100 * n + k, b"", b"") for k in range(len(entries))]
+
+    class Writer:
+        dialect = type("Dialect", (), {"name": "test"})
+
+        def begin(self) -> contextlib.nullcontext[None]:
+            return contextlib.nullcontext()
+
+    group = GroupAppender(SlowLog(), Writer())  # type: ignore[arg-type]
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(group.append, {"who": "a"})
+        assert entered.wait(10)  # a is committing
+        queued = [pool.submit(group.append, {"who": w}) for w in ("b", "c")]
+        while len(group._pending) < 2:
+            threading.Event().wait(0.01)
+        release[0].set()
+        assert first.result(5).index == 0  # a returns while b and c are still being written
+        assert not any(f.done() for f in queued)
+        release[1].set()
+        assert sorted(f.result(10).index for f in queued) == [100, 101]
+    assert batches == [["a"], ["b", "c"]]  # b and c shared one commit

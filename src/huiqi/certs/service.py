@@ -103,41 +103,63 @@ class Notary:
 class GroupAppender:
     """Appends entries that arrive together in one transaction (group commit).
 
-    The first caller to find no flush running becomes the leader: it writes everything
-    pending — its own entry and those queued meanwhile — in one ``append_many``, and again
-    until the queue is empty; the others wait for their entry's place. On a busy page the
-    cost of a commit (an fsync) is shared by every access recorded with it.
+    A caller who finds no flush running becomes the leader: it writes everything pending —
+    its own entry and those queued meanwhile — in one ``append_many``, then hands over: the
+    entries that arrived during its commit are written by one of their own callers. So no
+    caller waits for more than the commit under way and its own. On a busy page the cost of
+    a commit (an fsync) is shared by every access recorded with it.
     """
 
     def __init__(self, log: TransparencyLog, writer: Engine):
         self.log = log
         self.writer = writer
-        self._lock = threading.Lock()
+        self._turn = threading.Condition()
         self._pending: list[tuple[dict[str, Any], Future[LoggedEntry]]] = []
         self._flushing = False
+        database = writer.url.database if writer.dialect.name == "sqlite" else None
+        # SQLite makes a writer that finds the database locked sleep and retry (1, 2, 5 … 100 ms), so
+        # the leaders of several server processes starve one another; a file lock queues them instead.
+        self._queue = f"{database}-append.lock" if database and database != ":memory:" else None
 
     def append(self, entry: dict[str, Any]) -> LoggedEntry:
         mine: Future[LoggedEntry] = Future()
-        with self._lock:
+        with self._turn:
             self._pending.append((entry, mine))
-            leader = not self._flushing
+            while self._flushing and not mine.done():
+                self._turn.wait()
+            if mine.done():
+                return mine.result()
             self._flushing = True
-        while leader:
-            with self._lock:
-                batch, self._pending = self._pending, []
-                if not batch:
-                    self._flushing = False
-                    break
-            try:
-                with self.writer.begin() as c:
-                    placed = self.log.append_many([e for e, _ in batch], conn=c)
-            except BaseException as e:  # every waiter learns of the failure, none is left hanging
-                for _, waiting in batch:
-                    waiting.set_exception(e)
-                continue
+            batch, self._pending = self._pending, []
+        try:
+            with self._in_turn(), self.writer.begin() as c:
+                placed = self.log.append_many([e for e, _ in batch], conn=c)
+        except BaseException as e:  # every waiter learns of the failure, none is left hanging
+            for _, waiting in batch:
+                waiting.set_exception(e)
+        else:
             for (_, waiting), at in zip(batch, placed, strict=True):
                 waiting.set_result(at)
+        finally:
+            with self._turn:
+                self._flushing = False
+                self._turn.notify_all()
         return mine.result()
+
+    @contextmanager
+    def _in_turn(self) -> Iterator[None]:
+        """Across processes sharing a SQLite file: one group commit at a time, waiting in the kernel's queue."""
+        if self._queue is None:
+            yield
+            return
+        import fcntl
+
+        with open(self._queue, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _stamp_query() -> sa.Select[Any]:
