@@ -133,16 +133,23 @@ def setup(root: Path, count: int) -> tuple[str, list[tuple[str, str]]]:
     return url, accounts
 
 
+def _check_step(r: httpx.Response, name: str, step: str, expected: str) -> None:
+    if r.status_code != 200 or expected not in r.text:
+        said = re.search(r'role="alert">([^<]+)<', r.text)
+        raise RuntimeError(
+            f"login of {name} failed at the {step}: {r.status_code} {said.group(1) if said else r.text[:200]}"
+        )
+
+
 async def login(client: httpx.AsyncClient, base: str, account: tuple[str, str]) -> float:
     name, secret = account
     start = time.perf_counter()
     page = await client.get(f"{base}/my/login")
     token = re.search(r'name="form_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     r = await client.post(f"{base}/my/login", data={"login": name, "password": PASSWORD, "form_token": token})
+    _check_step(r, name, "password", 'name="code"')
     r = await client.post(f"{base}/my/2fa", data={"code": pyotp.TOTP(secret).now()})
-    if r.status_code != 200 or "我的政策" not in r.text:
-        said = re.search(r'role="alert">([^<]+)<', r.text)
-        raise RuntimeError(f"login of {name} failed: {r.status_code} {said.group(1) if said else r.text[:200]}")
+    _check_step(r, name, "second factor", "我的政策")
     return time.perf_counter() - start
 
 
