@@ -26,7 +26,7 @@ from huiqi.clock import Clock
 from huiqi.trust import merkle
 from huiqi.trust.entries import canonical_entry, format_time, shard_of
 from huiqi.trust.errors import DuplicateEntryError, EntryError, LogError, ProofError
-from huiqi.trust.merkle import HASH_SIZE, leaf_hash, node_hash
+from huiqi.trust.merkle import HASH_SIZE, leaf_hash
 from huiqi.trust.note import Checkpoint, Note, NoteSignature, Signer, parse_note, sign_note
 from huiqi.trust.schema import checkpoints, leaves, shards, tiles
 
@@ -126,14 +126,22 @@ def _insert_leaves(c: Connection, rows: list[tuple[str, int, str, str, str | Non
 
 
 @functools.lru_cache(maxsize=512)
-def _tile_tree(buf: bytes) -> list[list[bytes]]:
-    """Every level of a full tile's inner tree, bottom up (about 24 KB). Keyed by the tile's
-    bytes, so it cannot be stale: a changed tile is another key. fsck never uses it."""
-    levels = [[buf[i * HASH_SIZE : (i + 1) * HASH_SIZE] for i in range(TILE_WIDTH)]]
-    while len(levels[-1]) > 1:
+def _tile_tree(buf: bytes) -> tuple[bytes, tuple[int, ...]]:
+    """A tile's inner tree: every level bottom up, laid end to end (at most 16 KB), and where
+    each level starts, in hashes. Level r holds the n >> r perfect subtrees of 2^r hashes that
+    the tile's n hashes complete. Keyed by the tile's bytes, so it cannot be stale: a changed
+    tile (the growing rightmost one, or a tampered one) is another key. fsck never uses it."""
+    sha = hashlib.sha256
+    levels = [buf]
+    while len(levels[-1]) >= 2 * HASH_SIZE:
         row = levels[-1]
-        levels.append([node_hash(row[i], row[i + 1]) for i in range(0, len(row), 2)])
-    return levels
+        levels.append(b"".join([sha(b"\x01" + row[i : i + 2 * HASH_SIZE]).digest()
+                                for i in range(0, len(row) - 2 * HASH_SIZE + 1, 2 * HASH_SIZE)]))  # fmt: skip
+    starts, at = [], 0
+    for row in levels:
+        starts.append(at)
+        at += len(row) // HASH_SIZE
+    return b"".join(levels), tuple(starts)
 
 
 class TransparencyLog:
@@ -331,19 +339,16 @@ class TransparencyLog:
         out: dict[tuple[int, int], bytes] = {}
         for (level, index), (t, tile_index, r) in where.items():
             buf = got.get((t, tile_index), b"")
-            first = (index << r) % TILE_WIDTH
-            if len(buf) == TILE_WIDTH * HASH_SIZE:  # a full tile never changes: its inner tree is cached
-                out[(level, index)] = _tile_tree(buf)[r][first >> r]
-                continue
-            off = first * HASH_SIZE
-            part = buf[off : off + (HASH_SIZE << r)]
-            if len(part) != HASH_SIZE << r:
+            node = ((index << r) % TILE_WIDTH) >> r  # the subtree's place in level r of the tile
+            if node >= (len(buf) // HASH_SIZE) >> r:
                 raise LogError(
                     f"分片 {shard} 缺少瓦片 {t}/{tile_index}",
                     f"shard {shard} lacks tile {t}/{tile_index}",
                     field="tiles",
                 )
-            out[(level, index)] = perfect_root(part, 1 << r)
+            tree, starts = _tile_tree(buf)
+            at = (starts[r] + node) * HASH_SIZE
+            out[(level, index)] = tree[at : at + HASH_SIZE]
         return out
 
     def _range_hashes(self, c: Connection, shard: str, ranges: list[tuple[int, int]]) -> list[bytes]:
