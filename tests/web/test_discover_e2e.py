@@ -102,3 +102,44 @@ def test_everyday_industry_words_and_the_restaurant_sees_its_policy_first(page: 
     ask.get_by_role("button", name="补充后重新计算").click()
     expect(page.locator("#rerun-status")).to_contain_text("已重新计算")
     expect(page.locator("#p-lj\\.commerce\\.catering-stable-award")).not_to_have_class(re.compile("v-undetermined"))
+
+
+def test_the_policy_library_searches_and_marks_the_words_typed(page: Page, server: str) -> None:
+    page.goto(server + "/policies")
+    page.get_by_label("关键词").fill("小微 贴息")
+    page.get_by_role("button", name="筛选").click()
+    expect(page).to_have_url(re.compile(r"/policies\?q="))
+    expect(page.locator("p.count")).to_contain_text("找到")
+    cards = page.locator("li.policy-card")
+    expect(cards.first).to_be_visible()
+    for card in cards.all():  # every word typed, or a synonym of it, is found and marked
+        marks = card.locator("mark").all_inner_texts()
+        assert "贴息" in marks, marks
+    expect(page.locator("p.count")).to_contain_text("同时搜索了：小微（小微企业")
+    # The same search narrowed to the enterprises of one industry (conditions read) and sorted.
+    page.get_by_label("排序").select_option("amount")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.get_by_label("排序")).to_have_value("amount")
+    expect(page.get_by_label("关键词")).to_have_value("小微 贴息")
+
+
+def test_the_calculator_orders_eligible_policies_by_relevance_with_a_reason_each(page: Page, server: str) -> None:
+    page.goto(server + "/")
+    industry = page.get_by_role("combobox", name="所属行业")
+    industry.click()
+    industry.press_sequentially("I6513", delay=30)
+    option = page.get_by_role("listbox", name="行业候选").get_by_role("option").first
+    expect(option).to_contain_text("I6513")  # the list of the whole code, not of a prefix typed before
+    option.click()
+    expect(industry).to_have_value(re.compile(r"^I6513 "))
+    page.get_by_label("所在地区").select_option("339903")
+    page.get_by_label("从业人数").fill("40")
+    page.get_by_label("成立日期").fill("2021-03-01")
+    page.get_by_label("按哪一天的政策计算").fill("2026-06-30")
+    page.get_by_role("button", name="计算能享受的政策").click()
+    cards = page.locator("article.policy.v-eligible, article.policy.v-undetermined")
+    expect(cards.first).to_be_visible()
+    reasons = cards.locator("p.reason").all_inner_texts()
+    assert len(reasons) == cards.count() and all(r.endswith("。") for r in reasons)
+    # The software enterprise of 成长期 sees a policy written for software first among those open to it.
+    expect(page.locator("article.policy.v-undetermined p.reason").first).to_contain_text("成长期的软件")

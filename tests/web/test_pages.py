@@ -199,6 +199,25 @@ def test_policies_page_lists_and_filters(client: TestClient, library: Library) -
     assert "请从列表中选择所在地区" in bad.text
 
 
+def test_policies_page_searches_with_synonyms_and_marks_the_words(client: TestClient, library: Library) -> None:
+    # The library page uses the discover search: an abbreviation finds the policy by its full
+    # name, the word found is marked, the synonyms searched are named, the best match first.
+    html = client.get("/policies", params={"q": "高企"}).text
+    cards = re.findall(r'<li class="policy-card" id="policy-([^"]+)"', html)
+    assert cards[0] == "lj.sci.high-tech-award" and "cn.cit.high-tech" in cards
+    assert "<mark>高新技术企业</mark>" in html and "同时搜索了：高企（高新技术企业" in html
+    # Filters narrow the same search; every word typed must be found.
+    rewards = client.get("/policies", params={"q": "高企", "category": "reward"}).text
+    found = re.findall(r'id="policy-([^"]+)"', rewards)
+    assert found[0] == "lj.sci.high-tech-award" and "cn.cit.high-tech" not in found
+    assert all(library.by_id[p].definition.category == "reward" for p in found)
+    assert 'id="policy-' not in client.get("/policies", params={"q": "高企 火锅"}).text
+    by_amount = client.get("/policies", params={"q": "奖励", "sort": "amount"})
+    assert by_amount.status_code == 200 and '<option value="amount" selected>' in by_amount.text
+    bad = client.get("/policies", params={"q": "高企", "sort": "random"})
+    assert bad.status_code == 422 and "排序方式只能是" in bad.text and 'id="policy-lj.sci.high-tech-award"' in bad.text
+
+
 def test_policy_page_has_checklist_amount_apply_and_source(client: TestClient, library: Library) -> None:
     for p in library.policies:
         r = client.get(f"/policies/{p.id}")

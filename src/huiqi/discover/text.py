@@ -62,6 +62,12 @@ def synonym_groups() -> tuple[SynonymGroup, ...]:
 
 
 @cache
+def synonym_words() -> frozenset[str]:
+    """Every word of the synonym table (normalised)."""
+    return frozenset(w for g in synonym_groups() for w in (*g.words, *g.narrower))
+
+
+@cache
 def _synonym_map() -> dict[str, tuple[str, ...]]:
     out: dict[str, list[str]] = {}
     for g in synonym_groups():

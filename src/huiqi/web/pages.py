@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from huiqi import vocab
-from huiqi.discover import filter_policies
+from huiqi.discover import could_apply
+from huiqi.discover import index as discover_index
 from huiqi.discover import search as policy_search
 from huiqi.discover.recommend import recommend
 from huiqi.match import MatchResult, match
@@ -41,6 +42,11 @@ def totals_by_unit(result: MatchResult) -> list[tuple[str, str]]:
     return [(vocab.UNITS[u].group, money(str(sums[u]))) for u in vocab.UNITS if u in sums]
 
 
+def search_index(request: Request, lib: Library) -> policy_search.Backend:
+    """The library's search index: PostgreSQL full text when the store is PostgreSQL."""
+    return discover_index.library_index(lib, getattr(request.app.state.source, "engine", None))
+
+
 def _calculator(
     request: Request,
     state: forms.FormState,
@@ -54,8 +60,9 @@ def _calculator(
     if result is not None and lib is not None and state.profile is not None:
         # Eligible and undetermined policies in order of relevance, each with its reason
         # (huiqi.discover.recommend); the ineligible keep the calculator's order.
-        docs = {d.policy_id: d for d in policy_search.library_index(lib).docs}
-        recs = recommend(result, parse_profile(state.profile).model_dump(exclude_none=True), docs)
+        docs = discover_index.library_docs(lib)
+        facts = parse_profile(state.profile).model_dump(exclude_none=True)
+        recs = recommend(result, facts, docs)
         reasons = {r.policy_id: r.reason for r in recs.items}
         ask = recs.ask
         for rec in recs.items:
@@ -109,13 +116,20 @@ async def calculator_submit(request: Request) -> HTMLResponse:
 
 @router.get("/policies", response_class=HTMLResponse)
 async def policies_page(request: Request) -> HTMLResponse:
+    """政策库: the discover search (every word typed, synonyms, highlighted) with the
+    catalogue's filters; region and industry keep the policies that could apply there."""
     params = request.query_params
-    values = {k: params.get(k, "").strip()[:100] for k in ("q", "category", "region", "industry", "in_force_on")}
+    names = ("q", "category", "region", "industry", "in_force_on", "sort")
+    values = {k: params.get(k, "").strip()[:100] for k in names}
     errors: dict[str, str] = {}
     category = values["category"] or None
     if category is not None and category not in vocab.CATEGORIES:
         errors["category"] = "没有这个类别"
         category = None
+    sort = values["sort"] or "relevance"
+    if sort not in policy_search.SORTS:
+        errors["sort"] = "排序方式只能是：" + "、".join(policy_search.SORTS.values())
+        sort = "relevance"
     region = None
     if values["region"]:
         region = region_code(values["region"].split()[0])
@@ -140,26 +154,36 @@ async def policies_page(request: Request) -> HTMLResponse:
         except ValueError:
             errors["in_force_on"] = "应为日期，格式 YYYY-MM-DD"
     lib = current_library(request)
-    found = filter_policies(
-        lib,
-        category=category,
-        region=region,
-        industry=industry,
-        in_force_on=in_force_on,
-        q=values["q"],
-        today=today(request),
-    )
-    filtered = any(values.values())
+    day = today(request)
+    only = None
+    if region is not None or industry is not None:
+        only = {p.id for p in lib.policies if could_apply(lib, p, in_force_on or day, region, industry)}
+    result = None
+    try:
+        result = policy_search.search(
+            search_index(request, lib),
+            values["q"],
+            today=day,
+            category=category,
+            in_force_on=in_force_on,
+            only=only,
+            sort=sort,  # type: ignore[arg-type]
+            limit=len(lib.policies),
+        )
+    except policy_search.SearchError as e:
+        errors[e.field] = e.message_zh
     return render(
         request,
         "policies.html",
         {
-            "policies": [catalog.summary(p, lib) for p in found],
+            "cards": [(catalog.summary(lib.by_id[h.doc.policy_id], lib), h) for h in result.hits] if result else [],
+            "result": result,
             "total": len(lib.policies),
             "values": values,
             "errors": errors,
-            "filtered": filtered,
-            "today": today(request),
+            "filtered": any(v for k, v in values.items() if k != "sort"),
+            "SORTS": policy_search.SORTS,
+            "today": day,
             "page": "policies",
         },
         422 if errors else 200,
@@ -181,7 +205,7 @@ async def search_page(request: Request) -> HTMLResponse:
     result = None
     try:
         result = policy_search.search(
-            policy_search.library_index(lib),
+            search_index(request, lib),
             q,
             today=today(request),
             sort=sort,  # type: ignore[arg-type]
