@@ -87,8 +87,12 @@ class LicenceId:
     def next_version(self) -> LicenceId:
         return LicenceId(self.type_code, self.issuer, self.serial, self.version + 1)
 
-    def __str__(self) -> str:
+    @functools.cached_property
+    def _text(self) -> str:
         return f"{self.licence}.{self.version:03d}.{self.check}"
+
+    def __str__(self) -> str:
+        return self._text
 
 
 def parse_licence_id(text: str) -> LicenceId:

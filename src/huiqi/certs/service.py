@@ -456,7 +456,7 @@ class Licences:
             "valid_from": signed["validFrom"],
             "valid_until": signed.get("validUntil"),
             "state": "valid",
-            "credential": json.dumps(signed, ensure_ascii=False, separators=(",", ":")),
+            "credential": orjson.dumps(signed).decode(),
         }
 
     def _current(self, c: Connection, licence_id: str) -> Any:
