@@ -5,7 +5,8 @@ witnesses (in process), starts ``huiqi serve`` on a free loopback port with the 
 policy only (no private keys), then runs ``--concurrency`` clients for ``--duration``
 seconds, each opening pages of random licences. Every answer verifies the licence from
 its log evidence and records the access on the log (``cert.lookup``), so each request
-also writes. Prints requests/s and latency percentiles; target p99 ≤ 50 ms at 50 clients.
+also writes. Prints requests/s, latency percentiles (target p99 ≤ 50 ms at 50 clients) and
+the server's CPU time per page (user + system of the server and its workers, from /proc).
 Bounded in time and requests; loopback only.
 
     .venv/bin/python bench/bench_certs_page.py                    # 50 clients, 20 s, 2 workers
@@ -92,6 +93,24 @@ async def load(port: int, paths: list[str], concurrency: int, duration: float, r
     return {"ok": len(latencies), "errors": errors, "rps": len(latencies) / elapsed, "p50": pct(50), "p99": pct(99)}
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process ``pid`` and its worker processes.
+
+    What a page costs however busy the machine is (the latencies above also count waiting
+    for a core that other programs hold); Linux /proc only.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # the server, or a worker it started
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--concurrency", type=int, default=50)
@@ -138,10 +157,13 @@ def main() -> None:
         page = httpx.get(f"http://127.0.0.1:{port}{paths[0]}").text
         assert 'data-verdict="valid"' in page, page[:2000]
         asyncio.run(load(port, paths, args.concurrency, 2.0, None))  # warm every worker
+        cpu = server_cpu(proc.pid)
         r = asyncio.run(load(port, paths, args.concurrency, args.duration, args.rate))
+        per_page = (server_cpu(proc.pid) - cpu) / max(1, r["ok"] + r["errors"]) * 1000
         print(
             f"verification page, {args.concurrency} clients, {args.workers} workers: {r['rps']:,.0f} pages/s, "
-            f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms (target ≤ 50 ms), errors {r['errors']:.0f}"
+            f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms (target ≤ 50 ms), errors {r['errors']:.0f}; "
+            f"server CPU {per_page:.2f} ms per page"
         )
     finally:
         proc.terminate()
