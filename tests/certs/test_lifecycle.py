@@ -120,3 +120,22 @@ def test_a_lookup_waits_for_its_own_commit_not_for_the_entries_queued_behind_it(
         release[1].set()
         assert sorted(f.result(10).index for f in queued) == [100, 101]
     assert batches == [["a"], ["b", "c"]]  # b and c shared one commit
+
+
+def test_a_licence_with_the_sm2_second_proof_verifies_offline_and_its_sm2_signature_counts(tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    from huiqi.certs.verify import Anchors, Verifier
+    from tests.certs.conftest import make_world
+
+    w = make_world(create_engine(f"sqlite:///{tmp_path / 'huiqi.db'}"), clock, tmp_path, sm2=True)
+    issued = w.licences.issue("YYZZ", BUSINESS, sm2=True)
+    w.licences.publish()
+    package = w.licences.package(str(issued.id))
+    assert [p["cryptosuite"] for p in package["credential"]["proof"]] == ["eddsa-jcs-2022", "sm2-jcs-huiqi"]
+    result = Verifier(Anchors(w.policy), clock=w.clock).verify(package)  # both keys' registrations travel along
+    assert result.verdict == "valid", result.reasons
+    assert any("sm2-jcs-huiqi" in c for c in result.checks)
+    package["credential"]["proof"][1]["created"] = "2026-12-01T09:00:01Z"  # the SM2 proof no longer matches
+    result = Verifier(Anchors(w.policy), clock=w.clock).verify(package)
+    assert result.verdict == "forged" and result.reasons[0].code == "tampered"

@@ -665,18 +665,21 @@ class Licences:
             sa.select(events).where(events.c.licence_id == str(lid)).order_by(events.c.shard, events.c.idx)
         ).all()
         proof = credential["proof"]
-        kid = str((proof if isinstance(proof, dict) else proof[0])["verificationMethod"]).partition("#")[2]
-        key = c.execute(sa.select(keys).where(keys.c.kid == kid)).first()
+        kids = [str(p["verificationMethod"]).partition("#")[2] for p in (proof if isinstance(proof, list) else [proof])]
+        registered = {r.kid: r for r in c.execute(sa.select(keys).where(keys.c.kid.in_(kids)))}
         evidence: dict[str, Any] = {}
         made = next((e for e in evs if e.kind in ("issue", "change")), None)
         if made is not None:
             item = self._evidence_item(made.shard, int(made.idx), first=True, c=c)
             if item is not None:
                 evidence["issue"] = item
-        if key is not None:
-            item = self._evidence_item(key.shard, int(key.idx), first=False, c=c)
-            if item is not None:
-                evidence["key"] = item
+        # One key registration per proof of the set: "key" for the first, "keys" for a second (SM2) proof's key.
+        regs = [self._evidence_item(r.shard, int(r.idx), first=False, c=c) for r in map(registered.get, kids) if r]
+        proven = [item for item in regs if item is not None]
+        if proven:
+            evidence["key"] = proven[0]
+        if len(proven) > 1:
+            evidence["keys"] = proven[1:]
         later = [e for e in evs if e.kind in ("supersede", "cancel", "revoke")]
         items = [self._evidence_item(e.shard, int(e.idx), first=False, c=c) for e in later]
         if any(i is not None for i in items):

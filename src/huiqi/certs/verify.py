@@ -372,8 +372,16 @@ class Verifier:
         created = parse_vc_time(proof.get("created"), "proof.created")
         record = self.anchors.keys.get(kid) or self._proven_keys.get(kid)
         if record is None:
-            item = evidence.get("key")
-            if isinstance(item, Mapping) and isinstance(item.get("entry"), Mapping) and item["entry"].get("key") == kid:
+            more = evidence.get("keys") if isinstance(evidence.get("keys"), list) else []
+            item = next(
+                (
+                    i
+                    for i in [evidence.get("key"), *more]  # type: ignore[misc]
+                    if isinstance(i, Mapping) and isinstance(i.get("entry"), Mapping) and i["entry"].get("key") == kid
+                ),
+                None,
+            )
+            if item is not None:
                 entry = _proven(item, "签发密钥登记", self.anchors, self.cache).entry
                 if entry.get("type") != "key.register":
                     raise _Refused(_reason("unknown_key", "密钥登记条目类型不对", "not a key.register entry"))
