@@ -7,9 +7,11 @@ API and ``--format json``; ``match()`` returns the same answer as typed pydantic
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from huiqi import clock
@@ -67,16 +69,19 @@ def answer(
         if ev.verdict == "eligible" and ev.amount is not None and benefit is not None and ev.policy.id not in left_out:
             by_unit[benefit.unit] = by_unit.get(benefit.unit, Decimal("0.00")) + ev.amount
     counts = {verdict: sum(ev.verdict == verdict for ev in evaluations) for verdict in _ORDER}
-    explained: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = {}
     explainer = explain.Explainer(library, facts, variables, params)
     layout = _layout(library)
+    entries = _entries(library)
+    read = {k: _key_value(v) for k, v in facts.items()}
+    read.update((k, _key_value(explain.variable(variables, k))) for k in variables)
+    said = _Said(entries, explainer, read, as_of)
     statics = _STATIC.get(library) or _STATIC.setdefault(library, {})
     notes = {group: _choice(choice) for group, choice in choices.items()}
     return {
         "as_of": as_of.isoformat(),
         "variables": {k: jsonable(v) for k, v in variables.items()},
         "possible": {k: list(v) for k, v in variables.possible.items()},
-        "results": [_result(ev, as_of, layout, statics, explainer, explained, notes) for ev in evaluations],
+        "results": [_result(ev, as_of, layout, statics, said, notes) for ev in evaluations],
         "alternatives": list(notes.values()),
         "totals": {
             **counts,
@@ -129,29 +134,14 @@ def _result(
     as_of: dt.date,
     layout: list[_Layout],
     statics: dict[int, dict[str, Any]],
-    explainer: explain.Explainer,
-    explained: dict[tuple[Any, ...], tuple[dict[str, Any], str]],
+    said: _Said,
     choices: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """One policy's result. ``explained`` is this answer's memo of condition entries:
-    policies share conditions (``region LIKE '3399%'``, a size class, a credit rating), and
-    within one answer the same condition (id, text, label) with the same outcome reads the
-    same values and gets the same reason, so each entry is built once and the results that
-    cite it share it (500 synthetic policies have 4,981 conditions, 1,721 distinct)."""
+    """One policy's result; its condition entries come from ``said`` (shared, read-only)."""
     policy = ev.policy
     d = policy.definition
-    conditions = []
     evaluated, shapes = layout[policy.index]
-    for cond, shape, outcome in zip(evaluated, shapes, ev.outcomes, strict=True):
-        # An unknown condition's reason names the policy's missing facts that it reads.
-        key = (shape, outcome, cond.fields.intersection(ev.missing)) if outcome is None else (shape, outcome)
-        said = explained.get(key)
-        if said is None:
-            values, reason = explainer(cond, outcome, ev.missing)
-            said = explained[key] = ({k: jsonable(v) for k, v in values.items()}, reason)
-        conditions.append(
-            {"id": cond.id, "text": cond.label, "outcome": _OUTCOME[outcome], "values": said[0], "reason": said[1]}
-        )
+    conditions = [said(c, shape, o, ev.missing) for c, shape, o in zip(evaluated, shapes, ev.outcomes, strict=True)]
     benefit = None
     if d.benefit is not None:
         benefit = {
@@ -183,9 +173,18 @@ def _result(
     }
 
 
-#: A policy's evaluated conditions and their "shapes": small integers, equal for conditions
-#: with the same text and label, whichever policy has them.
-_Layout = tuple[list[Condition], tuple[int, ...]]
+class _Shape(NamedTuple):
+    """What a condition's entry depends on besides its outcome, the same for every condition
+    with the same text and label, whichever policy has them."""
+
+    number: int  # small and unique per library: the entries' key
+    known: Callable[[dict[str, Any]], Any]  # the values a met or unmet condition's entry shows
+    unknown: Callable[[dict[str, Any]], Any]  # … and the facts an unknown one's reason weighs
+    fields: frozenset[str]
+
+
+#: A policy's evaluated conditions and their shapes.
+_Layout = tuple[list[Condition], tuple[_Shape, ...]]
 _LAYOUT: WeakKeyDictionary[Library, list[_Layout]] = WeakKeyDictionary()
 
 
@@ -193,13 +192,101 @@ def _layout(library: Library) -> list[_Layout]:
     """Per policy index, its layout (computed once per library)."""
     layout = _LAYOUT.get(library)
     if layout is None:
-        index: dict[tuple[str, str], int] = {}
+        index: dict[tuple[str, str], _Shape] = {}
         layout = _LAYOUT[library] = []
         for p in library.policies:
             evaluated = p.evaluated
-            shapes = tuple(index.setdefault((c.expr.text if c.expr else "", c.label), len(index)) for c in evaluated)
-            layout.append((evaluated, shapes))
+            shapes = []
+            for c in evaluated:
+                assert c.expr is not None
+                shape = index.get((c.expr.text, c.label))
+                if shape is None:
+                    shown = sorted(c.expr.fields | c.expr.variables)
+                    shape = index[(c.expr.text, c.label)] = _Shape(
+                        len(index), _getter(shown), _getter(sorted({*shown, *c.fields})), c.fields
+                    )
+                shapes.append(shape)
+            layout.append((evaluated, tuple(shapes)))
     return layout
+
+
+def _getter(names: list[str]) -> Callable[[dict[str, Any]], Any]:
+    return operator.itemgetter(*names) if names else _nothing
+
+
+def _nothing(_: dict[str, Any]) -> tuple[()]:
+    return ()
+
+
+def _key_value(value: Any) -> Any:
+    """A value as part of an entry's key: equal keys must word the same (Decimal 1.0 ≠ 1.00)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+#: Per library, condition entries built so far, keyed by everything they depend on: the
+#: evaluation date (parameters), the condition's id and shape, its outcome, the values it
+#: shows (and, when unknown, the facts it weighs and the missing ones it names). Entries
+#: are the same for every enterprise with those values, so answers share them: an answer
+#: is read-only. Bounded: emptied when full.
+_ENTRIES: WeakKeyDictionary[Library, dict[tuple[Any, ...], dict[str, Any]]] = WeakKeyDictionary()
+MAX_ENTRIES = 50_000
+
+
+def _entries(library: Library) -> dict[tuple[Any, ...], dict[str, Any]]:
+    entries = _ENTRIES.get(library)
+    if entries is None:
+        entries = _ENTRIES.setdefault(library, {})
+    if len(entries) >= MAX_ENTRIES:
+        entries.clear()
+    return entries
+
+
+class _Said:
+    """Condition entries for one answer: from the library's entries, else worded now."""
+
+    __slots__ = ("as_of", "entries", "explainer", "read")
+
+    def __init__(
+        self,
+        entries: dict[tuple[Any, ...], dict[str, Any]],
+        explainer: explain.Explainer,
+        read: dict[str, Any],
+        as_of: dt.date,
+    ):
+        self.entries = entries
+        self.explainer = explainer
+        self.read = read
+        self.as_of = as_of
+
+    def __call__(
+        self, cond: Condition, shape: _Shape, outcome: bool | None, missing: tuple[str, ...]
+    ) -> dict[str, Any]:
+        if outcome is None:
+            key: tuple[Any, ...] = (
+                self.as_of,
+                cond.id,
+                shape.number,
+                None,
+                shape.unknown(self.read),
+                shape.fields.intersection(missing),
+            )
+        else:
+            key = (self.as_of, cond.id, shape.number, outcome, shape.known(self.read))
+        entry = self.entries.get(key)
+        if entry is None:
+            values, reason = self.explainer(cond, outcome, missing)
+            entry = self.entries[key] = {
+                "id": cond.id,
+                "text": cond.label,
+                "outcome": _OUTCOME[outcome],
+                "values": {k: jsonable(v) for k, v in values.items()},
+                "reason": reason,
+            }
+        return entry
 
 
 #: Per library, the static part of each policy's result by policy index; it goes when the

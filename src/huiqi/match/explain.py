@@ -171,7 +171,7 @@ class Explainer:
     ) -> tuple[dict[str, Any], str]:
         plan = self.plans.get(id(condition)) or _plan(condition, self.library)
         facts, variables, params = self.facts, self.variables, self.params
-        values = {name: facts[name] if is_field else _variable(variables, name) for name, _, is_field in plan.shown}
+        values = {name: facts[name] if is_field else variable(variables, name) for name, _, is_field in plan.shown}
         for name in plan.parameters:
             values[name] = params.get(name)
         return values, _reason(plan, condition, outcome, facts, variables, params, missing, self.word)
@@ -204,14 +204,14 @@ def _reason(
             limit = plan.limit if plan.limit is not None else (word(name, bound) if name in FIELDS else str(bound))
             return f"{label} {word(name, actual)}，{met_word if outcome else unmet_word} {limit}"
     shown = "；".join(
-        f"{label} {word(name, facts[name] if is_field else _variable(variables, name))}"
+        f"{label} {word(name, facts[name] if is_field else variable(variables, name))}"
         for name, label, is_field in plan.shown
     )
     status = "符合" if outcome else "不符合"
     return f"{condition.label}：{status}" + (f"（{shown}）" if shown else "")
 
 
-def _variable(variables: dict[str, Any], name: str) -> Any:
+def variable(variables: dict[str, Any], name: str) -> Any:
     """A variable's value, or the values it may still take (a tuple) when it is not decided."""
     value = variables.get(name)
     if value is None:
