@@ -18,7 +18,7 @@ from huiqi.match.engine import default_library
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [json.loads(p.read_text("utf-8")) for p in sorted((ROOT / "examples").glob("*.json"))]
-DATES = [dt.date(2024, 6, 30), dt.date(2026, 6, 30)]
+DATES = [dt.date(2025, 12, 31), dt.date(2026, 6, 30)]  # 2026: other VAT parameters
 
 
 def variants() -> list[dict[str, Any]]:
@@ -43,7 +43,7 @@ def cold(profile: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
 
 
 def test_warm_answers_equal_cold_ones() -> None:
-    cases = list(itertools.product(variants(), DATES))
+    cases = [(p, d) for p, d in itertools.product(variants(), DATES) if p["registered_on"] <= d.isoformat()]
     expected = [cold(p, d) for p, d in cases]
     order = list(range(len(cases)))
     random.Random(17).shuffle(order)
