@@ -15,10 +15,10 @@ plain reason (weights in ``WEIGHTS``, chosen on the training part of the gold se
 * deadline — an application deadline within 30 (or 90) days;
 * amount — last, a tie-breaker.
 
-"Similar enterprises also applied for" (:mod:`huiqi.discover.similar`) may be blended in
-with a weight below the eligibility step, so it can reorder policies of equal standing but
-never lifts an undetermined policy over an eligible one of the same relevance, and never
-brings back an ineligible one.
+"Similar enterprises also applied for" (:mod:`huiqi.discover.similar`) may be blended in:
+it reorders policies of the same verdict among themselves only (each verdict keeps the
+places relevance gave it), so it never lifts an undetermined policy over an eligible one,
+and never brings back an ineligible one. A strong blend is said in the reason (同类企业也常申请).
 """
 
 from __future__ import annotations
@@ -73,6 +73,10 @@ CERTIFICATION_LABELS = {
     "little_giant": "专精特新“小巨人”企业",
 }
 SIZE_LABELS = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
+SIMILAR_WORDS = "同类企业也常申请"
+#: A blend score from which the reason line says so (the policy is among what enterprises
+#: like this one apply for most).
+SIMILAR_SAID = 0.5
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,8 @@ def reason(feats: Sequence[Feature], facts: Mapping[str, Any], variables: Mappin
     for f in feats:
         if f.name in ("closing", "closing_later"):
             parts.append(f.words)
+    if any(f.name == "similar" and f.weight >= WEIGHTS["similar"] * SIMILAR_SAID for f in feats):
+        parts.append(SIMILAR_WORDS)
     text = "，".join(p for p in parts if p)
     return (text or "符合您的情况") + "。"
 
@@ -269,6 +275,21 @@ def missing_facts(results: Sequence[PolicyResult], most: int = 3) -> MissingFact
     return MissingFacts(tuple(sorted(best[1], key=lambda f: order.index(f) if f in order else 99)), best[2])
 
 
+def _blend_within_verdicts(scored: Sequence[tuple[float, float, Recommendation]]) -> list[Recommendation]:
+    """ "Similar enterprises" reorder policies of one verdict among themselves only: the
+    places the relevance order gives eligible and undetermined policies stay theirs, so the
+    blend never lifts an undetermined policy over an eligible one (or the reverse)."""
+    places: dict[str, list[int]] = {}
+    for place, (_, _, rec) in enumerate(scored):
+        places.setdefault(rec.result.verdict, []).append(place)
+    out: list[Recommendation | None] = [None] * len(scored)
+    for group in places.values():
+        ranked = sorted((scored[p] for p in group), key=lambda t: (-t[1], -t[0], t[2].policy_id))
+        for place, (_, _, rec) in zip(group, ranked, strict=True):
+            out[place] = rec
+    return [rec for rec in out if rec is not None]
+
+
 def recommend(
     answer: MatchResult,
     facts: Mapping[str, Any],
@@ -285,18 +306,21 @@ def recommend(
     """
     variables = answer.variables
     open_results = [r for r in answer.results if r.verdict != "ineligible"]
-    scored: list[tuple[float, Recommendation]] = []
     blend = dict(similar(facts, variables, [r.policy_id for r in open_results])) if similar is not None else {}
+    scored: list[tuple[float, float, Recommendation]] = []  # relevance, with the blend, recommendation
     for r in open_results:
         doc = docs.get(r.policy_id)
         feats = features(r, doc, facts, variables, answer.as_of)
-        s = blend.get(r.policy_id, 0.0)
+        relevance = sum(f.weight for f in feats)
+        s = min(max(blend.get(r.policy_id, 0.0), 0.0), 1.0)
         if s > 0:
-            feats.append(Feature("similar", WEIGHTS["similar"] * min(max(s, 0.0), 1.0), "同类企业也常申请"))
+            feats.append(Feature("similar", WEIGHTS["similar"] * s, SIMILAR_WORDS))
         score = sum(f.weight for f in feats)
-        scored.append((score, Recommendation(r, score, tuple(feats), reason(feats, facts, variables))))
-    scored.sort(key=lambda t: (-t[0], t[1].result.verdict != "eligible", t[1].policy_id))
-    items = [rec for _, rec in scored]
+        scored.append((relevance, score, Recommendation(r, score, tuple(feats), reason(feats, facts, variables))))
+    scored.sort(key=lambda t: (-t[0], t[2].result.verdict != "eligible", t[2].policy_id))
+    items = [rec for _, _, rec in scored]
+    if blend:
+        items = _blend_within_verdicts(scored)
     return Recommendations(
         items[:limit] if limit else items,
         missing_facts(answer.results),

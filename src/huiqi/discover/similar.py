@@ -22,9 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
-from scipy import sparse
-
 from huiqi.rules import Library
 
 
@@ -60,7 +57,10 @@ class SimilarEnterprises:
     """Fitted once per interaction history; call it with a profile to score policies 0..1."""
 
     def __init__(self, source: InteractionSource, *, factors: int = 16, iterations: int = 15, seed: int = 7):
+        # numpy, scipy and implicit load here, not when the web app starts (a second of imports).
+        import numpy as np
         from implicit.als import AlternatingLeastSquares
+        from scipy import sparse
         from threadpoolctl import threadpool_limits
 
         rows: dict[str, int] = {}
@@ -95,6 +95,9 @@ class SimilarEnterprises:
         self, facts: Mapping[str, Any], variables: Mapping[str, Any], policy_ids: Sequence[str]
     ) -> dict[str, float]:
         """Scores 0..1 for the given policies (1 = what enterprises like this one apply for most)."""
+        import numpy as np
+        from scipy import sparse
+
         idx = sorted({self._cols[a] for a in attributes(facts, variables) if a in self._cols})
         known = [p for p in policy_ids if p in self._policy_cols]
         if not idx or not known:

@@ -8,19 +8,25 @@ swaps in the new page's ``<main>``).
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Engine
 from starlette.datastructures import FormData
 
 from huiqi import vocab
+from huiqi.clock import Clock
 from huiqi.discover import could_apply
 from huiqi.discover import index as discover_index
 from huiqi.discover import search as policy_search
 from huiqi.discover.recommend import recommend
+from huiqi.discover.similar import SimilarEnterprises
 from huiqi.match import MatchResult, match
+from huiqi.portal.similar import similar_enterprises
 from huiqi.profile import ProfileError, check_registered, parse_profile
 from huiqi.profile import industry as gbt4754
 from huiqi.rules import Library
@@ -31,6 +37,7 @@ from huiqi.web.templating import TEMPLATES, industry_text, money, render
 TEMPLATES.env.globals.update(HINTS=forms.HINTS, FORM_GROUPS=forms.FORM_GROUPS, MONEY_FIELDS=forms.MONEY_FIELDS)
 
 router = APIRouter(include_in_schema=False)
+logger = logging.getLogger(__name__)
 
 
 def totals_by_unit(result: MatchResult) -> list[tuple[str, str]]:
@@ -45,6 +52,53 @@ def totals_by_unit(result: MatchResult) -> list[tuple[str, str]]:
 def search_index(request: Request, lib: Library) -> policy_search.Backend:
     """The library's search index: PostgreSQL full text when the store is PostgreSQL."""
     return discover_index.library_index(lib, getattr(request.app.state.source, "engine", None))
+
+
+class SimilarModels:
+    """ "Similar enterprises also applied for": the ALS model of the portal's applications
+    (huiqi.portal.similar), kept per app and retrained in a background thread when it is
+    older than ``MAX_AGE`` on the app's clock — never in a request. Until the first training
+    ends, and while the portal has too few applications, there is none: no blend, no words
+    about it on the page."""
+
+    MAX_AGE = dt.timedelta(hours=1)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._model: SimilarEnterprises | None = None
+        self._trained_at: dt.datetime | None = None
+        self._training = False
+
+    def get(self, engine: Engine, library: Library, clock: Clock) -> SimilarEnterprises | None:
+        now = clock.now()
+        with self._lock:
+            stale = self._trained_at is None or now - self._trained_at > self.MAX_AGE
+            if stale and not self._training:
+                self._training = True
+                threading.Thread(target=self.train, args=(engine, library, clock), daemon=True).start()
+            return self._model
+
+    def train(self, engine: Engine, library: Library, clock: Clock) -> SimilarEnterprises | None:
+        now = clock.now()
+        try:
+            model = similar_enterprises(engine, library, now.date())
+        except Exception as e:  # no portal tables yet, a database hiccup: try again later, never break a page
+            logger.warning("similar enterprises: training failed, no blend until the next try: %s", e)
+            model = self._model
+        with self._lock:
+            self._model, self._trained_at, self._training = model, now, False
+        return model
+
+
+def similar_model(request: Request, lib: Library) -> SimilarEnterprises | None:
+    state = request.app.state
+    engine = getattr(state.source, "engine", None)
+    if engine is None:
+        return None
+    models: SimilarModels | None = getattr(state, "similar_models", None)
+    if models is None:
+        models = state.similar_models = SimilarModels()
+    return models.get(engine, lib, state.clock)
 
 
 def _calculator(
@@ -62,7 +116,7 @@ def _calculator(
         # (huiqi.discover.recommend); the ineligible keep the calculator's order.
         docs = discover_index.library_docs(lib)
         facts = parse_profile(state.profile).model_dump(exclude_none=True)
-        recs = recommend(result, facts, docs)
+        recs = recommend(result, facts, docs, similar=similar_model(request, lib))
         reasons = {r.policy_id: r.reason for r in recs.items}
         ask = recs.ask
         for rec in recs.items:
