@@ -71,3 +71,24 @@ def test_without_the_access_code_the_page_asks_for_a_purpose(world: World, clien
     assert "请选择用证事由" in page.text
     page = client.post("/certs/verify", data={"id": lid, "purpose": "supervision", "requester": "市监局稽查"})
     assert 'data-verdict="valid"' in page.text and "已记入透明日志" in page.text
+
+
+def test_walking_the_register_by_identifier_is_stopped(world: World, client: TestClient) -> None:
+    """证照标识 are sequential: an anonymous client looping over them gets 30 lookups a minute,
+    then 429 (nothing logged for the refused ones); the QR page and other clients still answer."""
+    lid = world.issue()
+    token = world.licences.access_token(world.licences.credential(lid))
+    ask = {"id": lid, "purpose": "supervision", "requester": "某公司"}
+    for _ in range(30):
+        assert client.post("/api/v1/certs/verify", json=ask).status_code == 200
+    size = world.log.size("2026")
+    r = client.post("/api/v1/certs/verify", json=ask)
+    assert r.status_code == 429 and "过于频繁" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
+    page = client.post("/certs/verify", data=ask)
+    assert page.status_code == 429 and "data-verdict" not in page.text
+    assert world.log.size("2026") == size  # refused lookups leave nothing to read
+    assert 'data-verdict="valid"' in client.get(f"/certs/v/{lid}", params={"k": token}).text
+    other = TestClient(client.app, client=("10.0.0.2", 50000))
+    assert other.post("/api/v1/certs/verify", json=ask).status_code == 200
+    world.clock.advance(minutes=1)  # the bucket refills with time
+    assert client.post("/api/v1/certs/verify", json=ask).status_code == 200

@@ -209,6 +209,9 @@ def create_app(
     app.state.settings = settings
     app.state.as_of_builds = RateLimiter(per_minute=settings.as_of_builds_per_minute, burst=5)
     app.state.auth_failures = RateLimiter(per_minute=10, burst=20)
+    app.state.cert_lookups = RateLimiter(
+        per_minute=settings.cert_lookups_per_minute, burst=settings.cert_lookups_per_minute
+    )
     problems.install(app, html=pages.error_page)
     app.include_router(api.router)
     app.include_router(enterprise.router)

@@ -22,9 +22,22 @@ from huiqi.certs.config import licences_from_env
 from huiqi.certs.qr import qr_svg, verify_url
 from huiqi.certs.verify import load_package
 from huiqi.errors import Message, PermissionDenied, Unavailable
+from huiqi.web.limits import client_address
 from huiqi.web.templating import TEMPLATES
 
 router = APIRouter()
+
+_TOO_MANY_LOOKUPS = Message(
+    "按证照标识查询过于频繁，请稍后再试（持证照者请扫描二维码）",
+    "too many lookups by licence identifier; try again later (holders: scan the QR code)",
+)
+
+
+def _limit_lookups(request: Request) -> None:
+    """Bound lookups by identifier per client: 证照标识 are sequential, so without a bound one
+    client could walk the whole register (each lookup is still logged with its purpose)."""
+    now = float(request.app.state.clock.now().timestamp())
+    request.app.state.cert_lookups.check(client_address(request), now, _TOO_MANY_LOOKUPS)
 
 
 def licences(request: Request) -> Licences:
@@ -82,6 +95,7 @@ def verify_api(body: VerifyRequest, request: Request) -> dict[str, Any]:
         return lic.verify(body.package if body.package is not None else body.credential).to_dict()
     if body.id is None:
         raise CertError("请提交证照（package 或 credential）或证照标识（id）", "give a package, a credential or an id")
+    _limit_lookups(request)
     return lic.lookup(body.id, purpose=body.purpose or "", requester=body.requester or "").to_dict()
 
 
@@ -147,6 +161,7 @@ async def verify_submit(request: Request) -> HTMLResponse:
             except UnicodeDecodeError as e:
                 raise CertError("文件不是 UTF-8 文本", "the file is not UTF-8 text", field="file") from e
             return _page(request, lic.verify(load_package(text)), form={})
+        _limit_lookups(request)
         result = lic.lookup(
             values.get("id", ""), purpose=values.get("purpose", ""), requester=values.get("requester", "")
         )

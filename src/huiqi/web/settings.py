@@ -23,6 +23,10 @@ class Settings:
     examples: Path | None = None
     #: Library builds for dates not cached, per client address and minute.
     as_of_builds_per_minute: int = 6
+    #: Lookups of e-licences by 证照标识 without the licence in hand (API and form), per client
+    #: address and minute: identifiers are sequential, so an unlimited client could walk the
+    #: register. The QR page (with the licence's access code) is not limited.
+    cert_lookups_per_minute: int = 30
 
     @property
     def https(self) -> bool:
