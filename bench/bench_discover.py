@@ -71,7 +71,7 @@ def load() -> str:
 
 def synthetic_docs(n: int, seed: int = 7) -> list[PolicyDoc]:
     rng = random.Random(seed)
-    base = [policy_doc(p) for p in default_library().policies]
+    base = [policy_doc(p, default_library()) for p in default_library().policies]
     out = []
     for i in range(n):
         a, b, c = rng.choice(base), rng.choice(base), rng.choice(base)
@@ -128,7 +128,7 @@ def bench_recommend(profiles: int) -> None:
     import pyarrow.parquet as pq
 
     library = default_library()
-    docs = {p.id: policy_doc(p) for p in library.policies}
+    docs = {p.id: policy_doc(p, library) for p in library.policies}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "registry.parquet"
         generate_registry(profiles, seed=11, out=path)

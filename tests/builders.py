@@ -31,7 +31,7 @@ def policy_yaml(
         "last_verified": "2026-11-01",
         "summary": "用于测试的政策",
         "conditions": [
-            c if isinstance(c, dict) else {"id": f"c{i}", "label": f"条件{i}{label_suffix}", "when": c}
+            c if isinstance(c, dict) else {"id": f"c{i}", "label": f"条件 c{i}{label_suffix}", "when": c}
             for i, c in enumerate(conditions)
         ],
         "apply": {

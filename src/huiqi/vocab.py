@@ -24,6 +24,30 @@ VERDICTS: dict[str, Verdict] = {
     "undetermined": Verdict("需补充信息", "还差几项信息才能判断"),
     "ineligible": Verdict("不符合", "有条件不满足"),
 }
+#: 满足前提即可享受: an eligible result whose ``detail`` is ``conditional`` — the known facts
+#: meet every condition, but the policy waits on an action the enterprise may not have taken
+#: (已招用退役士兵). Shown as a group of its own, apart from 可享受 and its total.
+CONDITIONAL = Verdict("满足前提即可享受", "已知条件都符合，做到前提即可享受")
+#: The groups a list of results is shown in, in reading order (``conditional`` is a detail
+#: of ``eligible``, not a verdict: the contract's three verdicts stay as they are).
+GROUPS: dict[str, Verdict] = {
+    "eligible": VERDICTS["eligible"],
+    "conditional": CONDITIONAL,
+    "undetermined": VERDICTS["undetermined"],
+    "ineligible": VERDICTS["ineligible"],
+}
+
+
+def group_of(verdict: str, detail: str | None) -> str:
+    """The group a result is shown in: its verdict, or ``conditional``."""
+    return "conditional" if verdict == "eligible" and detail == "conditional" else verdict
+
+
+def precondition_text(preconditions: list[str] | tuple[str, ...]) -> str:
+    """可享受，前提是已招用自主就业退役士兵 — what a conditional result says."""
+    return "可享受，前提是" + "；".join(preconditions)
+
+
 #: Where a policy was not in force at all (before/after a change).
 NOT_APPLICABLE = "不适用"
 

@@ -156,3 +156,31 @@ def test_list_bad_input(work: Path, args: list[str], option: str) -> None:
 def test_registry_generate_bad_count(tmp_path: Path) -> None:
     r = runner.invoke(app, ["registry", "generate", "--count", "-1", "--out", str(tmp_path / "r.parquet")])
     assert r.exit_code == 2 and "--count" in r.output
+
+
+CONDITIONAL = "lj.hr.graduate-employment"  # waits on an action: 已招用高校毕业生
+
+
+def test_a_policy_waiting_on_an_action_is_listed_as_conditional(work: Path) -> None:
+    """Issue 9 §7: the paying department's list says 满足前提即可享受 and names the 前提."""
+    run = work / "run"
+    manifest = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    described = {p["id"]: p for p in manifest["policies"]}
+    assert described[CONDITIONAL]["preconditions"][0].startswith("已招用毕业年度")
+    assert described[POLICY]["preconditions"] == []
+    assert all("{param:" not in p["summary"] for p in manifest["policies"])  # worded as of the run
+    with (run / "summary.csv").open(encoding="utf-8-sig") as f:
+        rows = {r["policy_id"]: r for r in csv.DictReader(f)}
+    assert rows[CONDITIONAL]["preconditions"].startswith("已招用毕业年度") and rows[POLICY]["preconditions"] == ""
+
+    out = work / "graduates.xlsx"
+    r = runner.invoke(app, ["batch", "list", "--run", str(run), "--policy", CONDITIONAL, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["满足前提即可享受名单", "待补充信息", "说明"]
+    rows_ = list(wb["满足前提即可享受名单"].iter_rows(values_only=True))
+    body, total = rows_[1:-1], rows_[-1]
+    assert body and all(row[5].startswith("前提：已招用毕业年度") for row in body)
+    assert total[0] == "合计（须满足前提）"
+    about = dict(wb["说明"].iter_rows(values_only=True))
+    assert about["前提"].startswith("满足前提即可享受：已招用") and "{param:" not in about["政策摘要"]

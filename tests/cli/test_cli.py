@@ -40,6 +40,29 @@ def test_table_is_grouped_in_chinese() -> None:
     run = huiqi("match", str(ROOT / "examples" / "manufacturer.json"), "--as-of", "2026-06-30")
     assert run.returncode == 0, run.stderr
     assert "可享受" in run.stdout and "不符合" in run.stdout and "预计每年" in run.stdout
+    # Policies that wait on an action are a group of their own, outside the total, with the 前提.
+    assert "满足前提即可享受" in run.stdout and "可享受，前提是已招用自主就业退役士兵" in run.stdout
+    assert "满足前提即可享受" in run.stdout.split("╭")[-1]  # the total's panel says how many were left out
+
+
+def test_lint_refuses_a_label_that_quotes_a_number_no_parameter_says(tmp_path: Path) -> None:
+    """Issue 9 §6: 1000万 in a label while the rule's threshold is a parameter of 100万元."""
+    shipped = ROOT / "policies"
+    for path in shipped.rglob("*.yaml"):
+        target = tmp_path / path.relative_to(shipped)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    software = tmp_path / "lj" / "sci.software-growth-award.yaml"
+    text = software.read_text(encoding="utf-8")
+    award = "lj.sci.software-growth-award"
+    slot = f"{{param:{award}.min_revenue|万元}}至{{param:{award}.max_revenue|亿元}}之间"
+    assert slot in text
+    software.write_text(text.replace(slot, "1000万元至1亿元之间", 1), encoding="utf-8")
+    run = huiqi("policy", "lint", "--policies", str(tmp_path))
+    assert run.returncode == 1
+    line = text[: text.index(slot)].count("\n") + 1
+    assert f"{software}:{line}: error: conditions.3.label: 数字 “1000万” 是参数" in run.stdout, run.stdout
+    assert "write it as a slot" in run.stdout
 
 
 @pytest.mark.parametrize(

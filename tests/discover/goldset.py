@@ -57,7 +57,7 @@ def runs(
     situations: list[Situation], as_of: dt.date, *, library: Library | None = None, similar: SimilarScores | None = None
 ) -> dict[str, Run]:
     library = library or default_library()
-    docs: Mapping[str, PolicyDoc] = {p.id: policy_doc(p) for p in library.policies}
+    docs: Mapping[str, PolicyDoc] = {p.id: policy_doc(p, library) for p in library.policies}
     out: dict[str, Run] = {"amount": {}, "ranking": {}}
     if similar is not None:
         out["blend"] = {}

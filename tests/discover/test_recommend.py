@@ -19,7 +19,7 @@ RESTAURANT = {"region": "339901", "industry": "H6210", "employees": 12}
 
 def recommended(profile: dict[str, Any], **kw: Any) -> Any:
     library = default_library()
-    docs = {p.id: policy_doc(p) for p in library.policies}
+    docs = {p.id: policy_doc(p, library) for p in library.policies}
     answer = match(profile, as_of=AS_OF, library=library)
     return answer, recommend(answer, parse_profile(profile).model_dump(exclude_none=True), docs, **kw)
 

@@ -133,7 +133,7 @@ def test_a_query_too_long_is_refused_naming_the_field(golden: Backend) -> None:
 # --- the shipped library: words people use ------------------------------------------------------
 @pytest.fixture(scope="module")
 def shipped(make_backend: Callable[[list[PolicyDoc]], Backend]) -> Backend:
-    return make_backend([policy_doc(p) for p in default_library().policies])
+    return make_backend([policy_doc(p, default_library()) for p in default_library().policies])
 
 
 @pytest.mark.parametrize(
@@ -232,7 +232,7 @@ def test_the_precomputed_scores_are_fts5_bm25_with_field_weights() -> None:
     from huiqi.discover.documents import FIELDS
     from huiqi.discover.search import bm25_impacts
 
-    docs = [policy_doc(p) for p in default_library().policies]
+    docs = [policy_doc(p, default_library()) for p in default_library().policies]
     impacts: dict[tuple[str, int], float] = {(t, i): s for t, i, s in bm25_impacts(docs)}
     db = sqlite3.connect(":memory:")
     db.execute(f"CREATE VIRTUAL TABLE f USING fts5({', '.join(FIELDS)})")

@@ -72,3 +72,51 @@ def test_raise_a_threshold_review_publish_and_see_it_live(lc, propose) -> None:
     # 3,500,000 × (25% − 5%) = 700,000 yuan saved
     assert verdict(today) == ("eligible", "700000.00")
     assert verdict(yesterday) == ("ineligible", None)
+
+
+SOFTWARE = "lj.sci.software-growth-award"
+SOFTWARE_FILE = POLICIES / "lj" / "sci.software-growth-award.yaml"
+OLD_MIN = "      - {from: 2025-01-01, value: 10000000, source: 临高新管〔2025〕14号 第二条}\n"
+# A software firm in the high-tech zone with 200万元 of revenue: below 1000万元, above 100万元.
+SOFTWARE_FIRM = {"region": "339903", "industry": "I6513", "registered_on": "2021-04-01", "revenue": "2000000"}
+
+
+def test_a_lowered_threshold_is_the_one_the_public_reason_quotes(lc, propose) -> None:
+    """Issue 9 §6: an officer lowers 1000万元 to 100万元; once published, the public reason
+    quotes 100万元 — never "1000万元至1亿元之间：符合（上年营业收入 200 万元）"."""
+    today = lc.clock.today()
+    yesterday = today - dt.timedelta(days=1)
+    text = SOFTWARE_FILE.read_text(encoding="utf-8")
+    assert OLD_MIN in text
+    new_value = f"      - {{from: {today.isoformat()}, value: 1000000, source: 临高新管〔2026〕2号 第一条}}\n"
+    lowered = text.replace(OLD_MIN, OLD_MIN + new_value)
+    client = TestClient(create_app(DbLibrarySource(lc.engine, poll_interval=0.1, clock=lc.clock), clock=lc.clock))
+
+    def said(as_of: dt.date) -> tuple[str, str, str]:
+        r = client.post("/api/v1/match", json={"profile": SOFTWARE_FIRM, "as_of": as_of.isoformat()})
+        assert r.status_code == 200, r.text
+        (result,) = [x for x in r.json()["results"] if x["policy_id"] == SOFTWARE]
+        (revenue,) = [c for c in result["conditions"] if c["id"] == "revenue"]
+        return result["verdict"], revenue["reason"], result["summary"]
+
+    old_reason = "上年营业收入在1000万元至1亿元之间（含本数）：不符合（上年营业收入 200 万元）"
+    assert said(today)[:2] == ("ineligible", old_reason)
+
+    # The editor's draft changes only the parameter: no label or summary is edited by hand.
+    version = propose(lc, lowered, author="alice", note="营业收入下限降为100万元")
+    assert "上年营业收入在{param:lj.sci.software-growth-award.min_revenue|万元}" in lowered
+    assert said(today)[0] == "ineligible"  # still in review
+    lc.publish(version.id, actor="bob", note="同意")
+
+    published_at = time.monotonic()
+    while said(today)[0] != "eligible":
+        assert time.monotonic() - published_at < 2.0, "the running calculator did not pick up the change"
+        time.sleep(0.05)
+    _, reason, summary = said(today)
+    assert reason == "上年营业收入在100万元至1亿元之间（含本数）：符合（上年营业收入 200 万元）"
+    assert "上年营业收入100万元至1亿元" in summary and "1000万" not in summary
+    # Yesterday's answer keeps yesterday's rule and words.
+    assert said(yesterday)[:2] == ("ineligible", old_reason)
+    # The public policy page quotes the threshold in force too.
+    page = client.get(f"/policies/{SOFTWARE}").text
+    assert "上年营业收入在100万元至1亿元之间（含本数）" in page and "在1000万元至1亿元之间" not in page

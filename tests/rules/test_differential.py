@@ -190,8 +190,9 @@ def profiles() -> st.SearchStrategy[dict]:
 GROUP = "t.group"
 
 
-def write_library(root: Path, policies: list[tuple[list[str], str]], band: str, num: str) -> None:
-    """The generated policies (conditions, formula), all in one exclusive group when several."""
+def write_library(root: Path, policies: list[tuple[list[str], str, bool]], band: str, num: str) -> None:
+    """The generated policies (conditions, formula, whether it waits on an action), all in one
+    exclusive group when several."""
     variables = {
         "variables": {
             **VARIABLES["variables"],
@@ -210,13 +211,13 @@ def write_library(root: Path, policies: list[tuple[list[str], str]], band: str, 
     }
     docs = [
         policy_yaml(
-            conditions,
+            [*conditions, *([{"id": "act", "label": "已招用退役士兵", "action": True}] if conditional else [])],
             formula,
             id=f"cn.test.generated{i}",
             valid_from=dt.date(2000, 1, 1),
             **({"alternative": {"group": GROUP, "name": f"第{i}项"}} if len(policies) > 1 else {}),
         )
-        for i, (conditions, formula) in enumerate(policies)
+        for i, (conditions, formula, conditional) in enumerate(policies)
     ]
     for name, text in files_for(*docs, variables=variables, parameters=parameters).items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -240,13 +241,16 @@ def duckdb_rows(library, rows: list[dict]) -> list[dict]:
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
-    policies=st.lists(st.tuples(st.lists(booleans(), min_size=1, max_size=3), numbers()), min_size=1, max_size=3),
+    policies=st.lists(
+        st.tuples(st.lists(booleans(), min_size=1, max_size=3), numbers(), st.booleans()), min_size=1, max_size=3
+    ),
     band=bands(),
     num=numbers(1, derived=False),
     rows=st.lists(profiles(), min_size=1, max_size=8),
 )
 def test_python_and_duckdb_agree(tmp_path_factory: pytest.TempPathFactory, policies, band, num, rows) -> None:
-    """Every condition, verdict and amount, and which member of an exclusive group the totals take."""
+    """Every condition, verdict, detail (满足前提即可享受) and amount, and which member of an
+    exclusive group the totals take (never one that waits on an action)."""
     root = tmp_path_factory.mktemp("lib")
     write_library(root, policies, band, num)
     library = load_library(root)
@@ -257,6 +261,7 @@ def test_python_and_duckdb_agree(tmp_path_factory: pytest.TempPathFactory, polic
             for cond, outcome in zip(policy.evaluated, ev.outcomes, strict=True):
                 assert sql[f"{policy.id}:{cond.id}"] == outcome, (cond.expr.text if cond.expr else "", raw)
             assert sql[f"{policy.id}:verdict"] == ev.verdict, raw
+            assert sql[f"{policy.id}:detail"] == ev.detail, raw
             assert sql[f"{policy.id}:amount"] == ev.amount, (policy.formula.text if policy.formula else "", raw)
         if len(policies) > 1:
             choice = choose(evaluations)[GROUP]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from html import escape
 from html.parser import HTMLParser
 
 import pytest
@@ -17,6 +18,7 @@ from huiqi.match import match
 from huiqi.match.explain import yuan
 from huiqi.profile import FIELDS
 from huiqi.rules import Library
+from tests.conftest import TEST_NOW
 
 from .conftest import AS_OF, example
 
@@ -139,13 +141,19 @@ def test_total_is_the_exact_sum_per_unit(client: TestClient, library: Library) -
 
     result = match(example("manufacturer"), dt.date.fromisoformat(AS_OF), library)
     sums: dict[str, Decimal] = {}
+    conditional: dict[str, Decimal] = {}
     for r in result.results:
         if r.verdict == "eligible" and r.benefit and r.benefit.amount is not None:
-            sums[r.benefit.unit] = sums.get(r.benefit.unit, Decimal(0)) + Decimal(r.benefit.amount)
-    assert sums.get("yuan/year") and sums.get("yuan")
+            if r.alternative is not None and not r.alternative.chosen:
+                continue  # two reduced CIT rates never add up
+            # 满足前提即可享受 (已引进人才, 已招用…): summed apart, never in the 可享受 total.
+            into = conditional if r.detail == "conditional" else sums
+            into[r.benefit.unit] = into.get(r.benefit.unit, Decimal(0)) + Decimal(r.benefit.amount)
+    assert sums.get("yuan/year") and sums.get("yuan") and conditional.get("yuan/year")
     groups = dict(totals_by_unit(result))
     assert groups["每年"] == yuan(sums["yuan/year"])
     assert groups["一次性"] == yuan(sums["yuan"])
+    assert dict(totals_by_unit(result, conditional=True))["每年"] == yuan(conditional["yuan/year"])
     # The same enterprise typed into the form in 万元 shows the same totals.
     state = state_from_profile(example("manufacturer"), AS_OF)
     data: dict[str, str | list[str]] = {**state.values, "as_of": AS_OF, "certifications": state.certifications}
@@ -153,6 +161,26 @@ def test_total_is_the_exact_sum_per_unit(client: TestClient, library: Library) -
     assert "预计可享受金额" in html
     assert f'每年 <strong class="total-amount">{groups["每年"]}</strong>' in html
     assert f'一次性 <strong class="total-amount">{groups["一次性"]}</strong>' in html
+    assert f"金额未计入上面的合计：每年 {yuan(conditional['yuan/year'])}" in html
+
+
+def test_policies_waiting_on_an_action_are_their_own_group(client: TestClient, library: Library) -> None:
+    """Issue 9 §7: 满足前提即可享受 apart from 可享受, with the 前提 said, not in the count."""
+    from huiqi.web.forms import state_from_profile
+
+    result = match(example("manufacturer"), dt.date.fromisoformat(AS_OF), library)
+    state = state_from_profile(example("manufacturer"), AS_OF)
+    html = client.post("/", data={**state.values, "as_of": AS_OF, "certifications": state.certifications}).text
+    assert 'id="g-conditional"' in html
+    assert re.search(r'class="policy v-conditional" id="p-cn.employment.veterans-deduction"', html)
+    assert "可享受，前提是已招用自主就业退役士兵" in html
+    assert f"可享受 <strong>{result.totals.eligible}</strong> 项政策" in html
+    assert f"{result.totals.conditional} 项满足前提即可享受" in html
+    conditional = {r.policy_id for r in result.results if r.detail == "conditional"}
+    eligible_group = html.split('id="g-eligible"')[1].split('id="g-conditional"')[0]
+    assert not any(f'id="p-{pid}"' in eligible_group for pid in conditional)
+    page = client.get("/policies/cn.employment.veterans-deduction").text
+    assert "已招用自主就业退役士兵" in page and "前提：企业须已做到" in page
 
 
 def test_form_errors_are_listed_and_linked(client: TestClient) -> None:
@@ -224,10 +252,13 @@ def test_policy_page_has_checklist_amount_apply_and_source(client: TestClient, l
         assert r.status_code == 200
         html = r.text
         d = p.definition
-        assert d.title in html and d.summary in html
+        # Texts as of the page's date (the clock's today, or the nearest day the policy is in force).
+        said = library.texts_of(p, TEST_NOW.date())
+        assert d.title in html and escape(said.summary) in html
         assert d.document_number in html and f'href="{d.source_url}"' in html
-        for c in p.conditions:
-            assert c.label in html
+        for label in said.labels:
+            assert escape(label) in html
+        assert "{param:" not in html
         assert "怎么申请" in html and d.apply.channel in html
         assert ("示例政策：" in html) == d.sample
         assert html.count("☐") == len(p.conditions)

@@ -55,7 +55,7 @@ def test_lint_refuses_a_javascript_url(field: str) -> None:
 def test_templates_never_link_anything_but_http(library: Library) -> None:
     """Even a URL that reached the data some other way is shown as text, never as a link."""
     policy = library.by_id["cn.cit.small-low-profit"]
-    info = catalog.detail(policy, library)
+    info = catalog.detail(policy, library, policy.definition.valid_from)
     evil = "javascript:alert(document.cookie)"
     info = info.model_copy(
         update={

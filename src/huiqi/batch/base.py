@@ -72,6 +72,9 @@ class PolicySummary:
     undetermined: int = 0
     ineligible: int = 0
     eligible_amount: Decimal | None = None  # None: the policy has no amount formula
+    #: 前提 (action conditions) worded as of the run's date: when set, the eligible pairs are
+    #: 满足前提即可享受 — the enterprises qualify once they have taken these actions.
+    preconditions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -130,7 +133,8 @@ def summaries_from_counts(plan: Plan, n: int, counts: dict[str, dict[str, Any]])
             undetermined = int(c.get("undetermined") or 0)
             ineligible = n - eligible - undetermined
         amount = None if p.policy.formula is None else Decimal(c.get("amount") or 0).quantize(Decimal("0.01"))
-        out.append(PolicySummary(p.id, p.title, eligible, undetermined, ineligible, amount))
+        preconditions = plan.library.texts_of(p.policy, plan.as_of).preconditions
+        out.append(PolicySummary(p.id, p.title, eligible, undetermined, ineligible, amount, preconditions))
     return out
 
 

@@ -11,7 +11,9 @@ the run used (its path is in ``run.json``), and writes
 CSV: UTF-8 with a byte-order mark so that Excel shows the Chinese correctly; the eligible
 list goes to ``out``, the undetermined one beside it (``<stem>-待补充信息.csv``).
 Excel (.xlsx, openpyxl): one workbook with the sheets 可享受名单, 待补充信息 and 说明;
-amounts are numeric cells with two decimals, headers in Chinese.
+amounts are numeric cells with two decimals, headers in Chinese. For a policy that waits on
+an action (已招用退役士兵, 已取得首笔贷款) the first list is 满足前提即可享受名单: every row's
+备注 names the 前提, and its total is 合计（须满足前提）— not money to pay unchecked.
 """
 
 from __future__ import annotations
@@ -71,6 +73,24 @@ class Lists:
     eligible: list[Row]
     undetermined: list[Row]
     files: list[Path] = field(default_factory=list)
+    summary: str = ""
+    #: 前提 of a policy that waits on an action: its eligible list is 满足前提即可享受 — the
+    #: enterprises to tell about the policy, not to pay without checking the action.
+    preconditions: list[str] = field(default_factory=list)
+
+    @property
+    def eligible_sheet(self) -> str:
+        return "满足前提即可享受名单" if self.preconditions else "可享受名单"
+
+    @property
+    def total_label(self) -> str:
+        return "合计（须满足前提）" if self.preconditions else "合计"
+
+    def note(self, row: Row) -> str | None:
+        parts = [f"前提：{'；'.join(self.preconditions)}"] if self.preconditions else []
+        if row.amount is None:
+            parts.append("金额待核定")
+        return "；".join(parts) or None
 
     @property
     def total(self) -> Decimal:
@@ -81,7 +101,8 @@ def read_lists(run: Path, policy_id: str, enterprises: Path | None = None) -> Li
     import duckdb
 
     manifest = read_manifest(run)
-    titles = {p["id"]: p["title"] for p in manifest.get("policies", [])}
+    described = {p["id"]: p for p in manifest.get("policies", [])}
+    titles = {pid: p["title"] for pid, p in described.items()}
     if policy_id not in titles:
         raise BatchError(
             "--policy",
@@ -109,7 +130,16 @@ def read_lists(run: Path, policy_id: str, enterprises: Path | None = None) -> Li
     ).fetchall()
     eligible = [Row(u, n, rg, ind, a) for u, n, rg, ind, v, a, _ in rows if v == "eligible"]
     undetermined = [Row(u, n, rg, ind, a, list(m or [])) for u, n, rg, ind, v, a, m in rows if v == "undetermined"]
-    return Lists(policy_id, titles[policy_id], str(manifest.get("as_of")), eligible, undetermined)
+    about = described[policy_id]
+    return Lists(
+        policy_id,
+        titles[policy_id],
+        str(manifest.get("as_of")),
+        eligible,
+        undetermined,
+        summary=about.get("summary", ""),
+        preconditions=list(about.get("preconditions", [])),
+    )
 
 
 def export_list(run: Path, policy_id: str, out: Path, *, enterprises: Path | None = None) -> Lists:
@@ -160,9 +190,9 @@ def write_csv(lists: Lists, out: Path) -> list[Path]:
 def _eligible_csv(w: Any, lists: Lists) -> None:
     w.writerow(ELIGIBLE_HEADER)
     for r in lists.eligible:
-        note = "" if r.amount is not None else "金额待核定"
+        note = lists.note(r) or ""
         w.writerow([r.uscc, r.name or "", r.region or "", r.industry_label, _money(r.amount), note])
-    w.writerow(["合计", f"{len(lists.eligible)} 家", "", "", _money(lists.total), ""])
+    w.writerow([lists.total_label, f"{len(lists.eligible)} 家", "", "", _money(lists.total), ""])
 
 
 def _undetermined_csv(w: Any, lists: Lists) -> None:
@@ -210,12 +240,11 @@ def write_xlsx(lists: Lists, out: Path) -> None:
             c.font = bold
         return c
 
-    ws = wb.create_sheet("可享受名单")
-    header(ws, ELIGIBLE_HEADER, [22, 40, 10, 36, 18, 12])
+    ws = wb.create_sheet(lists.eligible_sheet)
+    header(ws, ELIGIBLE_HEADER, [22, 40, 10, 36, 18, 40 if lists.preconditions else 12])
     for r in lists.eligible:
-        note = None if r.amount is not None else "金额待核定"
-        ws.append([r.uscc, r.name, r.region, r.industry_label, amount(ws, r.amount), note])
-    total_label = WriteOnlyCell(ws, value="合计")
+        ws.append([r.uscc, r.name, r.region, r.industry_label, amount(ws, r.amount), lists.note(r)])
+    total_label = WriteOnlyCell(ws, value=lists.total_label)
     total_label.font = bold
     ws.append([total_label, f"{len(lists.eligible)} 家", None, None, amount(ws, lists.total, strong=True), None])
 
@@ -233,7 +262,9 @@ def write_xlsx(lists: Lists, out: Path) -> None:
         ("政策", lists.title),
         ("政策 id", lists.policy_id),
         ("评估日期", lists.as_of),
-        ("可享受企业", len(lists.eligible)),
+        ("政策摘要", lists.summary),
+        *((("前提", "满足前提即可享受：" + "；".join(lists.preconditions)),) if lists.preconditions else ()),
+        (lists.eligible_sheet.removesuffix("名单") + "企业", len(lists.eligible)),
         ("金额合计（元）", lists.total),
         ("待补充信息企业", len(lists.undetermined)),
         ("说明", "由 huiqi 批量匹配（免申即享）生成；金额为按政策公式测算的估计值，以兑付部门核定为准。"),

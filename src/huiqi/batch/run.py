@@ -49,7 +49,9 @@ from huiqi.profile import FIELDS
 from huiqi.rules.library import Library, Policy
 from huiqi.rules.sqlquery import Plan, plan_for
 
-SUMMARY_COLUMNS = ("policy_id", "title", "eligible", "undetermined", "ineligible", "eligible_amount")
+#: ``preconditions``: for a policy that waits on an action, its 前提 (its eligible enterprises are
+#: 满足前提即可享受, not 可享受); empty otherwise.
+SUMMARY_COLUMNS = ("policy_id", "title", "eligible", "undetermined", "ineligible", "eligible_amount", "preconditions")
 
 
 def plan_batch(library: Library, as_of: dt.date, policy_ids: Sequence[str] | None = None) -> Plan:
@@ -137,6 +139,7 @@ def write_summary(out: Path, summaries: list[PolicySummary]) -> None:
             "undetermined": pa.array([s.undetermined for s in summaries], pa.int64()),
             "ineligible": pa.array([s.ineligible for s in summaries], pa.int64()),
             "eligible_amount": pa.array([s.eligible_amount for s in summaries], pa.decimal128(38, 2)),
+            "preconditions": pa.array(["；".join(s.preconditions) for s in summaries], pa.string()),
         }
     )
     pq.write_table(table, out / "summary.parquet", compression="zstd")
@@ -145,7 +148,8 @@ def write_summary(out: Path, summaries: list[PolicySummary]) -> None:
         w.writerow(SUMMARY_COLUMNS)
         for s in summaries:
             amount = "" if s.eligible_amount is None else f"{s.eligible_amount:.2f}"
-            w.writerow([s.policy_id, s.title, s.eligible, s.undetermined, s.ineligible, amount])
+            row = [s.policy_id, s.title, s.eligible, s.undetermined, s.ineligible, amount, "；".join(s.preconditions)]
+            w.writerow(row)
 
 
 # --- the run directory ----------------------------------------------------------------------------
@@ -194,13 +198,24 @@ def write_manifest(
         "enterprises": str(Path(enterprises).resolve()),
         "enterprise_count": result.enterprises,
         "policy_library": str(plan.library.root),
-        "policies": [{"id": p.id, "title": p.title} for p in plan.policies],
+        # Texts worded with the parameters in force on the run's date (labels quote thresholds).
+        "policies": [_manifest_policy(plan, p.policy) for p in plan.policies],
         "pairs_written": result.pairs_written,
         "seconds": round(result.seconds, 3),
         "created": created.isoformat(timespec="seconds"),
         **extra,
     }
     (tmp / MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _manifest_policy(plan: Plan, policy: Policy) -> dict[str, Any]:
+    texts = plan.library.texts_of(policy, plan.as_of)
+    return {
+        "id": policy.id,
+        "title": policy.definition.title,
+        "summary": texts.summary,
+        "preconditions": list(texts.preconditions),
+    }
 
 
 def read_manifest(run: Path) -> dict[str, Any]:

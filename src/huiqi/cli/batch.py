@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from huiqi import vocab
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -172,8 +174,10 @@ def _render_summary(result: Any) -> None:
     table.add_column("不符合", justify="right", style="dim")
     table.add_column("可享受金额合计（元）", justify="right")
     for s in result.summaries:
+        # A policy that waits on an action: its eligible enterprises are 满足前提即可享受.
+        said = f"\n[cyan]{vocab.precondition_text(s.preconditions)}[/]" if s.preconditions else ""
         table.add_row(
-            f"{s.title}\n[dim]{s.policy_id}[/]",
+            f"{s.title}\n[dim]{s.policy_id}[/]{said}",
             f"{s.eligible:,}",
             f"{s.undetermined:,}",
             f"{s.ineligible:,}",

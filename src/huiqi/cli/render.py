@@ -36,9 +36,9 @@ def render_match(result: MatchResult, console: Console) -> None:
         facts.append("小型微利企业：" + ("是" if v["is_small_low_profit"] else "否"))
     console.print(Text("  ".join(facts), style="bold"))
 
-    groups = {"eligible": [], "undetermined": [], "ineligible": []}  # type: dict[str, list]
+    groups: dict[str, list] = {group: [] for group in vocab.GROUPS}
     for r in result.results:
-        groups[r.verdict].append(r)
+        groups[vocab.group_of(r.verdict, r.detail)].append(r)
 
     if groups["eligible"]:
         t = Table(title=f"可享受（{len(groups['eligible'])} 项）", title_style="bold green", expand=True)
@@ -52,6 +52,15 @@ def render_match(result: MatchResult, console: Console) -> None:
                 _amount(r.benefit),
                 r.apply.mode,
             )
+        console.print(t)
+    if groups["conditional"]:
+        title = f"{vocab.CONDITIONAL.label}（{len(groups['conditional'])} 项，金额不计入合计）"
+        t = Table(title=title, title_style="bold cyan", expand=True)
+        t.add_column("政策", ratio=4, overflow="fold")
+        t.add_column("预计金额", justify="right", ratio=1)
+        for r in groups["conditional"]:
+            said = vocab.precondition_text(r.preconditions)
+            t.add_row(f"{r.title}\n[dim]{r.policy_id}[/]\n[cyan]{said}[/]", _amount(r.benefit))
         console.print(t)
     if groups["undetermined"]:
         t = Table(title=f"需补充信息（{len(groups['undetermined'])} 项）", title_style="bold yellow", expand=True)
@@ -81,7 +90,12 @@ def render_match(result: MatchResult, console: Console) -> None:
                     style="bold",
                 ),
                 Text(
-                    f"需补充信息 {result.totals.undetermined} 项，不符合 {result.totals.ineligible} 项。"
+                    (
+                        f"{vocab.CONDITIONAL.label} {result.totals.conditional} 项（未计入）；"
+                        if result.totals.conditional
+                        else ""
+                    )
+                    + f"需补充信息 {result.totals.undetermined} 项，不符合 {result.totals.ineligible} 项。"
                     "金额为估算，以主管部门核定为准。",
                     style="dim",
                 ),

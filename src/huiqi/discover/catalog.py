@@ -58,9 +58,9 @@ def sort_key(policy: Policy) -> tuple[bool, int, str]:
     return (d.sample, order.index(d.category) if d.category in order else len(order), policy.id)
 
 
-def _text_matches(policy: Policy, words: list[str]) -> bool:
+def _text_matches(policy: Policy, summary: str, words: list[str]) -> bool:
     d = policy.definition
-    hay = " ".join([d.title, d.summary, d.id, d.document_number, *d.tags]).casefold()
+    hay = " ".join([d.title, summary, d.id, d.document_number, *d.tags]).casefold()
     return all(w in hay for w in words)
 
 
@@ -148,7 +148,7 @@ def filter_policies(
             continue
         if in_force_on is not None and not d.in_force(in_force_on):
             continue
-        if words and not _text_matches(policy, words):
+        if words and not _text_matches(policy, library.texts_of(policy, on).summary, words):
             continue
         if (region is not None or industry is not None) and not could_apply(library, policy, on, region, industry):
             continue

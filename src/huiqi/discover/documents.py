@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from sqlglot import exp
 
-from huiqi.rules import Policy
+from huiqi.rules import Library, Policy
 
 #: Searchable fields, most telling first, with their BM25 weights (a word in the title
 #: counts ten times one in the policy's long text).
@@ -153,20 +153,25 @@ def industry_prefixes(tree: exp.Expr) -> set[str]:
     return out
 
 
-def policy_doc(policy: Policy) -> PolicyDoc:
+def policy_doc(policy: Policy, library: Library) -> PolicyDoc:
+    """The words of a policy as the search reads them. An index is built once per library,
+    without a date, so labels, summary and explanations are worded with the last parameter
+    values in the policy's validity (what a reader meets from now on)."""
+    texts = library.texts_of(policy, dt.date.max)
     d = policy.definition
     benefit = d.benefit
     apply = d.apply
+    explain = texts.explain or ""
     return PolicyDoc(
         policy_id=d.id,
         title=d.title,
-        summary="\n".join([d.summary, " ".join(d.tags)]),
-        conditions="\n".join(c.label for c in d.conditions),
+        summary="\n".join([texts.summary, " ".join(d.tags)]),
+        conditions="\n".join(texts.labels),
         apply="\n".join([apply.mode, apply.channel, apply.office, "、".join(apply.materials), apply.deadline]),
         text="\n".join(
             [
-                benefit.explain if benefit else "",
-                (benefit.amount_note or "") if benefit else "",
+                explain,
+                texts.amount_note or "",
                 d.issuer,
                 d.document_number,
                 *(f"{x.number} {x.note or ''}" for x in d.documents),
@@ -178,7 +183,7 @@ def policy_doc(policy: Policy) -> PolicyDoc:
         valid_from=d.valid_from,
         valid_to=d.valid_to,
         deadline_text=apply.deadline,
-        max_amount=max_amount(benefit.explain) if benefit else None,
+        max_amount=max_amount(explain) if benefit else None,
         sample=d.sample,
         industries=tuple(
             sorted(set().union(*(industry_prefixes(c.expr.tree) for c in policy.evaluated if c.expr is not None)))

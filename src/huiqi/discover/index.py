@@ -24,7 +24,7 @@ def library_docs(library: Library) -> dict[str, PolicyDoc]:
     with _INDEX_LOCK:
         docs = _DOCS.get(library)
         if docs is None:
-            docs = {p.id: policy_doc(p) for p in library.policies}
+            docs = {p.id: policy_doc(p, library) for p in library.policies}
             _DOCS[library] = docs
         return docs
 

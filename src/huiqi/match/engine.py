@@ -19,7 +19,7 @@ from huiqi.match import explain
 from huiqi.match.result import MatchResult
 from huiqi.profile import Profile, check_registered, parse_profile
 from huiqi.rules import Condition, Evaluation, Library, Policy
-from huiqi.rules.library import Choice, choose
+from huiqi.rules.library import Choice, PolicyTexts, choose
 
 _ORDER = {"eligible": 0, "undetermined": 1, "ineligible": 2}
 _OUTCOME = {True: "met", False: "unmet", None: "unknown"}
@@ -63,12 +63,18 @@ def answer(
     choices = choose(evaluations)
     # Exclusive groups count once, with their chosen member (two reduced CIT rates never add up).
     left_out = {e.policy.id for c in choices.values() for e in c.members if e is not c.chosen}
+    # 可享受 and its total hold only what the known facts establish; a policy that waits on an
+    # action (招用退役士兵, 首次贷款) is 满足前提即可享受, counted and summed apart.
     by_unit: dict[str, Decimal] = {}
+    conditional_by_unit: dict[str, Decimal] = {}
     for ev in evaluations:
         benefit = ev.policy.definition.benefit
         if ev.verdict == "eligible" and ev.amount is not None and benefit is not None and ev.policy.id not in left_out:
-            by_unit[benefit.unit] = by_unit.get(benefit.unit, Decimal("0.00")) + ev.amount
+            sums = conditional_by_unit if ev.policy.conditional else by_unit
+            sums[benefit.unit] = sums.get(benefit.unit, Decimal("0.00")) + ev.amount
     counts = {verdict: sum(ev.verdict == verdict for ev in evaluations) for verdict in _ORDER}
+    conditional = sum(ev.detail == "conditional" for ev in evaluations)
+    counts["eligible"] -= conditional
     explainer = explain.Explainer(library, facts, variables, params)
     layout = _layout(library)
     entries = _entries(library)
@@ -76,17 +82,20 @@ def answer(
     read.update((k, _key_value(explain.variable(variables, k))) for k in variables)
     said = _Said(entries, explainer, read, as_of)
     statics = _STATIC.get(library) or _STATIC.setdefault(library, {})
+    texts = library.texts_at(as_of)  # labels, summaries, explanations quoting the parameters in force
     notes = {group: _choice(choice) for group, choice in choices.items()}
     return {
         "as_of": as_of.isoformat(),
         "variables": {k: jsonable(v) for k, v in variables.items()},
         "possible": {k: list(v) for k, v in variables.possible.items()},
-        "results": [_result(ev, as_of, layout, statics, said, notes) for ev in evaluations],
+        "results": [_result(ev, as_of, layout, statics, texts, said, notes) for ev in evaluations],
         "alternatives": list(notes.values()),
         "totals": {
             **counts,
+            "conditional": conditional,
             "eligible_amount": str(sum(by_unit.values(), Decimal("0.00"))),
             "eligible_amount_by_unit": {unit: str(total) for unit, total in sorted(by_unit.items())},
+            "conditional_amount_by_unit": {unit: str(total) for unit, total in sorted(conditional_by_unit.items())},
         },
     }
 
@@ -134,12 +143,14 @@ def _result(
     as_of: dt.date,
     layout: list[_Layout],
     statics: dict[int, dict[str, Any]],
+    texts: list[PolicyTexts],
     said: _Said,
     choices: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """One policy's result; its condition entries come from ``said`` (shared, read-only)."""
     policy = ev.policy
     d = policy.definition
+    worded = texts[policy.index]
     evaluated, shapes = layout[policy.index]
     conditions = [said(c, shape, o, ev.missing) for c, shape, o in zip(evaluated, shapes, ev.outcomes, strict=True)]
     benefit = None
@@ -147,9 +158,9 @@ def _result(
         benefit = {
             "amount": None if ev.amount is None else str(ev.amount),
             "unit": d.benefit.unit,
-            "explain": d.benefit.explain,
+            "explain": worded.explain,
             "missing": list(ev.amount_missing),
-            "note": d.benefit.amount_note,
+            "note": worded.amount_note,
         }
     alternative = None
     if d.alternative is not None:
@@ -164,10 +175,15 @@ def _result(
         "policy_id": d.id,
         "title": d.title,
         "verdict": ev.verdict,
+        # 满足前提即可享受: eligible on the known facts, once the enterprise has taken these actions.
+        "detail": ev.detail,
+        "preconditions": list(worded.preconditions),
         "alternative": alternative,
         "conditions": conditions,
         "missing": list(ev.missing),
         "benefit": benefit,
+        "declarations": list(worded.declarations),
+        "summary": worded.summary,
         **(statics.get(policy.index) or _static(policy, statics)),
         "document_number": d.document_at(as_of),  # the document in force on as_of
     }
@@ -278,10 +294,12 @@ class _Said:
             key = (self.as_of, cond.id, shape.number, outcome, shape.known(self.read))
         entry = self.entries.get(key)
         if entry is None:
-            values, reason = self.explainer(cond, outcome, missing)
+            # The key holds the date, so the label worded with that date's parameters is shared too.
+            label = cond.text(self.explainer.params)
+            values, reason = self.explainer(cond, outcome, missing, label)
             entry = self.entries[key] = {
                 "id": cond.id,
-                "text": cond.label,
+                "text": label,
                 "outcome": _OUTCOME[outcome],
                 "values": {k: jsonable(v) for k, v in values.items()},
                 "reason": reason,
@@ -301,8 +319,6 @@ def _static(policy: Policy, statics: dict[int, dict[str, Any]]) -> dict[str, Any
         d = policy.definition
         data = {
             "apply": d.apply.model_dump(mode="json"),
-            "declarations": [c.label for c in policy.conditions if c.declaration],
-            "summary": d.summary,
             "category": d.category,
             "issuer": d.issuer,
             "source_url": d.source_url,

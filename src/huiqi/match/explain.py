@@ -137,8 +137,9 @@ def trace(
     library: Library,
     missing: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], str]:
-    """The values a condition read and the reason, in one pass."""
-    return Explainer(library, facts, variables, params)(condition, outcome, missing)
+    """The values a condition read and the reason, in one pass (its label worded with the
+    parameter values of ``params``)."""
+    return Explainer(library, facts, variables, params)(condition, outcome, missing, condition.text(params))
 
 
 class Explainer:
@@ -167,19 +168,23 @@ class Explainer:
         return text
 
     def __call__(
-        self, condition: Condition, outcome: bool | None, missing: tuple[str, ...] = ()
+        self, condition: Condition, outcome: bool | None, missing: tuple[str, ...] = (), label: str | None = None
     ) -> tuple[dict[str, Any], str]:
+        """``label``: the condition's label as of the answer's date (slots filled); by default
+        worded from this explainer's parameters."""
         plan = self.plans.get(id(condition)) or _plan(condition, self.library)
         facts, variables, params = self.facts, self.variables, self.params
         values = {name: facts[name] if is_field else variable(variables, name) for name, _, is_field in plan.shown}
         for name in plan.parameters:
             values[name] = params.get(name)
-        return values, _reason(plan, condition, outcome, facts, variables, params, missing, self.word)
+        if label is None:
+            label = condition.text(params)
+        return values, _reason(plan, label, outcome, facts, variables, params, missing, self.word)
 
 
 def _reason(
     plan: _Plan,
-    condition: Condition,
+    label_text: str,
     outcome: bool | None,
     facts: dict[str, Any],
     variables: dict[str, Any],
@@ -193,7 +198,7 @@ def _reason(
         # A fact that is given but too coarse to decide (行业只写到门类 C): say so, do not call it missing.
         vague = [f"{FIELDS[f].label} {value_text(f, facts[f])} 不够具体" for f in deciding if facts.get(f) is not None]
         parts = ([f"缺少{'、'.join(absent)}"] if absent else []) + vague
-        return f"{condition.label}：{'，'.join(parts) or '缺少相关信息'}，无法判断"
+        return f"{label_text}：{'，'.join(parts) or '缺少相关信息'}，无法判断"
     if plan.compared is not None:
         name = plan.compared
         actual = facts[name] if name in facts else variables.get(name)
@@ -208,7 +213,7 @@ def _reason(
         for name, label, is_field in plan.shown
     )
     status = "符合" if outcome else "不符合"
-    return f"{condition.label}：{status}" + (f"（{shown}）" if shown else "")
+    return f"{label_text}：{status}" + (f"（{shown}）" if shown else "")
 
 
 def variable(variables: dict[str, Any], name: str) -> Any:

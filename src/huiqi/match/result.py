@@ -57,6 +57,14 @@ class PolicyResult(BaseModel):
     policy_id: str
     title: str
     verdict: Verdict
+    detail: Literal["conditional"] | None = Field(
+        None,
+        description="conditional: eligible on the known facts once the enterprise has taken the actions in "
+        "preconditions (满足前提即可享受); not in 可享受 and not in its total",
+    )
+    preconditions: list[str] = Field(
+        default_factory=list, description="前提: actions the enterprise must have taken (已招用自主就业退役士兵)"
+    )
     alternative: AlternativeOf | None = Field(None, description="set when the policy is one of an exclusive group")
     conditions: list[ConditionResult]
     missing: list[str] = Field(description="profile fields that would decide an undetermined policy")
@@ -75,15 +83,19 @@ class PolicyResult(BaseModel):
 
 
 class Totals(BaseModel):
-    eligible: int
+    eligible: int = Field(description="可享受: eligible on the known facts alone (not counting conditional ones)")
     undetermined: int
     ineligible: int
+    conditional: int = Field(0, description="满足前提即可享受: eligible results with detail = conditional")
     eligible_amount: str = Field(
         description="sum of the eligible policies' known amounts, yuan (all units); an exclusive group "
-        "counts once, with its chosen member"
+        "counts once, with its chosen member; conditional ones are not in it"
     )
     eligible_amount_by_unit: dict[str, str] = Field(
         default_factory=dict, description="the same sum per benefit unit (yuan, yuan/year, yuan/month, yuan/person)"
+    )
+    conditional_amount_by_unit: dict[str, str] = Field(
+        default_factory=dict, description="the conditional policies' known amounts per unit, apart from the total"
     )
 
 

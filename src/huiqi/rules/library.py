@@ -18,12 +18,16 @@ from huiqi.rules import pygen
 from huiqi.rules.lang import EnumBits, Expr, Symbol, enum_values
 from huiqi.rules.model import ParameterDef, PolicyDef, VariableDef
 from huiqi.rules.sqlgen import SqlGen
+from huiqi.rules.text import Template
 
 PARAMETERS_FILE = "_parameters.yaml"
 VARIABLES_FILE = "_variables.yaml"
 FIELD_BITS = {name: 1 << i for i, name in enumerate(FIELDS)}
 #: Enough digits that no intermediate step of a formula is rounded by the context itself.
 _CONTEXT = decimal.Context(prec=50, rounding=ROUND_HALF_UP)
+
+#: Dates whose rendered texts a library keeps (a cache; rebuilt when it overflows).
+_TEXT_DATES = 64
 
 VerdictName = Literal["eligible", "ineligible", "undetermined"]
 
@@ -110,14 +114,32 @@ class Variable:
 @dataclass(frozen=True)
 class Condition:
     id: str
-    label: str
-    expr: Expr | None  # None for an applicant declaration (申报承诺)
+    label: str  # as written, slots and all ({param:…|万元}); answers show ``template.render``
+    expr: Expr | None  # None for an applicant declaration (申报承诺) or an action (前提)
     fields: frozenset[str]
     line: int | None
+    action: bool = False  # 前提: an action the enterprise may not have taken (已招用退役士兵)
+    template: Template | None = field(default=None, compare=False, repr=False)
 
     @property
     def declaration(self) -> bool:
-        return self.expr is None
+        return self.expr is None and not self.action
+
+    def text(self, params: dict[str, Any]) -> str:
+        """The label with the parameter values of ``params`` (those in force on a date)."""
+        return self.label if self.template is None else self.template.render(params)
+
+
+class PolicyTexts(NamedTuple):
+    """A policy's texts as of one date: every number quoted from the parameters then in force."""
+
+    summary: str
+    labels: tuple[str, ...]  # one per condition, in file order
+    evaluated: tuple[str, ...]  # the labels of the evaluated conditions (Policy.evaluated)
+    explain: str | None
+    amount_note: str | None
+    declarations: tuple[str, ...]
+    preconditions: tuple[str, ...]  # the actions (前提) a 可享受 depends on
 
 
 @dataclass(eq=False)
@@ -126,6 +148,8 @@ class Policy:
     path: Path = field(repr=False)
     conditions: list[Condition] = field(repr=False)
     formula: Expr | None = field(repr=False)
+    #: summary, benefit.explain and benefit.amount_note as templates (None: not given).
+    templates: dict[str, Template] = field(default_factory=dict, repr=False)
     # Filled when the library compiles:
     index: int = -1
     amount: Callable[..., Any] | None = field(default=None, repr=False)
@@ -143,6 +167,41 @@ class Policy:
     @property
     def evaluated(self) -> list[Condition]:
         return [c for c in self.conditions if c.expr is not None]
+
+    @cached_property
+    def text_parameters(self) -> frozenset[str]:
+        """The parameters its texts quote (slots of labels, summary, explanations)."""
+        templates = [c.template for c in self.conditions if c.template is not None]
+        return frozenset().union(*(t.parameters for t in [*templates, *self.templates.values()]))
+
+    @cached_property
+    def actions(self) -> tuple[Condition, ...]:
+        """Its preconditions that are actions (前提): when the rest is met, it is 可享受 only
+        once the enterprise has taken them (满足前提即可享受)."""
+        return tuple(c for c in self.conditions if c.action)
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.actions)
+
+    def texts(self, params: dict[str, Any]) -> PolicyTexts:
+        """Its texts with the parameter values of ``params`` (see :meth:`Library.texts_at`)."""
+        d = self.definition
+
+        def render(key: str, raw: str | None) -> str | None:
+            t = self.templates.get(key)
+            return raw if t is None else t.render(params)
+
+        labels = tuple(c.text(params) for c in self.conditions)
+        return PolicyTexts(
+            summary=render("summary", d.summary) or d.summary,
+            labels=labels,
+            evaluated=tuple(t for c, t in zip(self.conditions, labels, strict=True) if c.expr is not None),
+            explain=render("explain", d.benefit.explain if d.benefit else None),
+            amount_note=render("amount_note", d.benefit.amount_note if d.benefit else None),
+            declarations=tuple(t for c, t in zip(self.conditions, labels, strict=True) if c.declaration),
+            preconditions=tuple(t for c, t in zip(self.conditions, labels, strict=True) if c.action),
+        )
 
     @cached_property
     def parameters(self) -> frozenset[str]:
@@ -167,11 +226,17 @@ class Evaluation(NamedTuple):
     amount: Decimal | None
     amount_missing: tuple[str, ...]  # facts the amount needs but the profile lacks
 
+    @property
+    def detail(self) -> Literal["conditional"] | None:
+        """``conditional`` (满足前提即可享受): eligible on the known facts, but the policy
+        waits on an action the enterprise may not have taken (``action: true``)."""
+        return "conditional" if self.verdict == "eligible" and self.policy.conditional else None
+
 
 class Choice(NamedTuple):
     """An exclusive group (``alternative:``) for one enterprise: which member the totals take.
 
-    The chosen member is the eligible one with the largest known amount (ties: the one
+    The chosen member is the eligible one (not waiting on an action) with the largest known amount (ties: the one
     earlier in the library); an eligible member whose amount is unknown is not compared
     (``uncompared``), and is chosen only when no eligible member has a known amount.
     """
@@ -192,7 +257,8 @@ def choose(evaluations: Iterable[Evaluation]) -> dict[str, Choice]:
     out = {}
     for group, members in groups.items():
         members.sort(key=lambda e: e.policy.index)
-        candidates = [e for e in members if e.verdict == "eligible"]
+        # A member that waits on an action (满足前提即可享受) is not yet claimable: never chosen.
+        candidates = [e for e in members if e.verdict == "eligible" and not e.policy.conditional]
         chosen = max(candidates, key=_rank) if candidates else None
         uncompared = tuple(e for e in candidates if e.amount is None and len(candidates) > 1)
         out[group] = Choice(group, tuple(members), chosen, uncompared)
@@ -246,6 +312,7 @@ class Library:
         self.root = root
         self._params_cache: dict[dt.date, dict[str, Any]] = {}
         self._in_force_cache: dict[dt.date, list[Policy]] = {}
+        self._texts_cache: dict[dt.date, list[PolicyTexts]] = {}
         self._explainers: dict[str, Callable[..., tuple[Any, int]]] = {}
         self.enums = EnumBits.of(enum_table(variables, policies))
         #: Variables stored as sets of possible values (decoded for the answer).
@@ -326,6 +393,26 @@ class Library:
             cached = {name: p.at(as_of) for name, p in self.parameters.items()}
             self._params_cache[as_of] = cached
         return cached
+
+    def texts_at(self, as_of: dt.date) -> list[PolicyTexts]:
+        """Every policy's texts (by policy index) rendered with the parameters in force on
+        ``as_of``: a label that quotes a threshold quotes the one the rule applies then."""
+        cached = self._texts_cache.get(as_of)
+        if cached is None:
+            params = self.params_at(as_of)
+            if len(self._texts_cache) >= _TEXT_DATES:  # bounded: as_of is user input
+                self._texts_cache.clear()
+            cached = self._texts_cache[as_of] = [p.texts(params) for p in self.policies]
+        return cached
+
+    def texts_of(self, policy: Policy, as_of: dt.date) -> PolicyTexts:
+        """One policy's texts on ``as_of``, or — for a policy not in force then (a catalogue
+        page shows expired and future ones too) — on the nearest day it is in force."""
+        d = policy.definition
+        day = max(as_of, d.valid_from)
+        if d.valid_to is not None:
+            day = min(day, d.valid_to)
+        return self.texts_at(day)[policy.index]
 
     def in_force(self, as_of: dt.date) -> list[Policy]:
         cached = self._in_force_cache.get(as_of)

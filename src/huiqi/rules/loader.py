@@ -9,14 +9,17 @@ problems it finds, so one run reports every error in the library, with ``file:li
 3. ``load_variables``      ``_variables.yaml``, each variable seeing only those above it;
 4. ``load_policies``       conditions and formulas type-checked against the scope;
 5. ``check_alternatives``  exclusive groups of benefits (``alternative:``);
-6. ``warn``                what does not stop loading: currency of the facts, test inputs.
+6. ``check_texts``         labels, summaries and explanations: slots ({param:…|万元}) and no
+                           number quoted as plain text that the rule does not say;
+7. ``warn``                what does not stop loading: currency of the facts, test inputs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from huiqi.profile import FIELDS, ProfileError, parse_profile
-from huiqi.rules import lang, yamlfile
+from huiqi.rules import lang, text, yamlfile
 from huiqi.rules.lang import Expr, ExprError, Scope, Symbol
 from huiqi.rules.library import (
     PARAMETERS_FILE,
@@ -98,6 +101,7 @@ class _Lint:
         self.load_variables()
         self.load_policies()
         self.check_alternatives()
+        self.check_texts()
         self.warn()
         if any(p.severity == "error" for p in self.problems):
             return None, self.problems
@@ -249,13 +253,59 @@ class _Lint:
                     ok = False
                     continue
             fields = lang.transitive_fields(expr, vfields) if expr else frozenset()
-            conditions.append(Condition(cid, cdef.label, expr, fields, line))
+            label = self.template(cdef.label, pd, ["conditions", i, "label"])
+            ok = ok and label is not None
+            conditions.append(Condition(cid, cdef.label, expr, fields, line, cdef.action, label))
         formula = None
         if pdef.benefit is not None and pdef.benefit.formula is not None:
             line = yamlfile.line_of(pd.doc, ["benefit", "formula"])
             formula = self.check(pdef.benefit.formula, NUMBER, pd.path, line, "金额公式", pdef.id)
             ok = ok and formula is not None
-        return Policy(pdef, pd.path, conditions, formula) if ok else None
+        templates: dict[str, text.Template] = {}
+        for key, raw, loc in (
+            ("summary", pdef.summary, ["summary"]),
+            ("explain", pdef.benefit.explain if pdef.benefit else None, ["benefit", "explain"]),
+            ("amount_note", pdef.benefit.amount_note if pdef.benefit else None, ["benefit", "amount_note"]),
+        ):
+            if raw is not None:
+                t = self.template(raw, pd, loc)
+                if t is None:
+                    ok = False
+                else:
+                    templates[key] = t
+        return Policy(pdef, pd.path, conditions, formula, templates) if ok else None
+
+    def template(self, raw: str, pd: _PolicyDoc, loc: Sequence[str | int]) -> text.Template | None:
+        """A text parsed into plain parts and slots; each slot names a parameter that exists
+        and a format that suits its unit."""
+        line = yamlfile.line_of(pd.doc, loc)
+        where = ".".join(map(str, loc))
+        try:
+            t = text.parse(raw)
+        except text.TextError as e:
+            self.error(pd.path, line, f"{where}: {e}", policy_id=pd.definition.id, name=e.name)
+            return None
+        ok = True
+        for part in t.parts:
+            if isinstance(part, str):
+                continue
+            param = self.parameters.get(part.parameter)
+            if param is None:
+                self.error(
+                    pd.path,
+                    line,
+                    f"{where}: 未定义的参数 “{part.parameter}” / unknown parameter in a text slot",
+                    policy_id=pd.definition.id,
+                    name=part.parameter,
+                )
+                ok = False
+                continue
+            for value in {type(v.value): v.value for v in param.definition.values}.values():
+                problem = text.check_slot(part, value, param.definition.unit)
+                if problem:
+                    self.error(pd.path, line, f"{where}: {problem}", policy_id=pd.definition.id, name=part.parameter)
+                    ok = False
+        return t if ok else None
 
     # --- 5. alternatives --------------------------------------------------------------------
     def check_alternatives(self) -> None:
@@ -280,7 +330,77 @@ class _Lint:
                     )
                     self.error(pd.path, line, message, policy_id=m.id, name=group)
 
-    # --- 6. warnings ------------------------------------------------------------------------
+    # --- 6. texts ---------------------------------------------------------------------------
+    def check_texts(self) -> None:
+        """No number quoted as plain text unless the rule itself says it: a label's number is
+        a literal of its condition (or of the variables it reads), a summary's or an
+        explanation's a literal of any of the policy's rules; a threshold that is a parameter
+        is a slot, rendered from the value in force. Years, dates, 文号, articles and codes are
+        not thresholds (``huiqi.rules.text``)."""
+        docs = {pd.definition.id: pd for pd in self.documents}
+        by_value: dict[Any, str] = {}
+        for name, param in sorted(self.parameters.items(), reverse=True):
+            for v in param.definition.values:
+                if isinstance(v.value, Decimal):
+                    by_value[v.value.normalize()] = name
+        variables = {v.name: v for v in self.variables}
+
+        def trees(expr: Expr | None) -> list[exp.Expr]:
+            if expr is None:
+                return []
+            out, todo, seen = [expr.tree], list(expr.variables), set()
+            while todo:
+                name = todo.pop()
+                if name in seen or name not in variables:
+                    continue
+                seen.add(name)
+                out.append(variables[name].expr.tree)
+                todo += variables[name].expr.variables
+            return out
+
+        for policy in self.policies:
+            pd = docs[policy.id]
+            # A hint names the policy's own parameter of that value before any other.
+            hints = by_value | {
+                v.value.normalize(): name
+                for name in sorted(policy.parameters | policy.text_parameters, reverse=True)
+                if name in self.parameters
+                for v in self.parameters[name].definition.values
+                if isinstance(v.value, Decimal)
+            }
+            everything = [t for c in policy.evaluated for t in trees(c.expr)] + trees(policy.formula)
+            # A declaration's or an action's label is its whole definition (nothing evaluates
+            # it, so nothing can contradict it): its numbers are the rule, which the summary
+            # and the explanations may quote.
+            stated = {v for c in policy.conditions if c.expr is None for _, v in text.numbers_in(c.label)}
+            policy_literals = text.literals(everything) | stated
+            texts: list[tuple[list[str | int], text.Template | None, set[Any]]] = [
+                (["conditions", i, "label"], c.template, text.literals(trees(c.expr)))
+                for i, c in enumerate(policy.conditions)
+                if c.expr is not None
+            ]
+            texts += [(["summary"], policy.templates.get("summary"), policy_literals)]
+            for key in ("explain", "amount_note"):
+                texts.append((["benefit", key], policy.templates.get(key), policy_literals))
+            for loc, template, allowed in texts:
+                if template is None:
+                    continue
+                for written, parameter in text.stray_numbers(template, allowed, hints):
+                    where = ".".join(map(str, loc))
+                    if parameter is not None:
+                        message = (
+                            f"{where}: 数字 “{written}” 是参数 {parameter} 的取值，请写成 "
+                            f"{{param:{parameter}|格式}}，随参数变化 / the number {written!r} is parameter "
+                            f"{parameter}'s value: write it as a slot so that it follows the parameter"
+                        )
+                    else:
+                        message = (
+                            f"{where}: 数字 “{written}” 与任何参数或规则中的数都不符 / the number {written!r} "
+                            "matches no parameter and no number of the rule"
+                        )
+                    self.error(pd.path, yamlfile.line_of(pd.doc, loc), message, policy_id=policy.id, name=written)
+
+    # --- 7. warnings ------------------------------------------------------------------------
     def warn(self) -> None:
         docs = {pd.definition.id: pd for pd in self.documents}
         for policy in self.policies:
@@ -302,8 +422,8 @@ class _Lint:
                 f"超过{STALE_AFTER_DAYS}天未核实（上次 {pdef.last_verified}） / not verified "
                 f"in the last {STALE_AFTER_DAYS} days",
             )
-        for text in pdef.unverified:
-            note(["unverified"], f"未核实 / unverified: {text}")
+        for todo in pdef.unverified:
+            note(["unverified"], f"未核实 / unverified: {todo}")
         for cond in policy.evaluated:
             assert cond.expr is not None
             for like in cond.expr.tree.find_all(exp.Like):
@@ -322,7 +442,7 @@ class _Lint:
                         f"判为不属于；请写 within(industry, '{prefix}')，这类代码会判为无法确定 / "
                         f"use within(industry, '{prefix}') so that coarser codes are undetermined",
                     )
-        for name in sorted(policy.parameters):
+        for name in sorted(policy.parameters | policy.text_parameters):
             if self.parameters[name].at(pdef.valid_from) is None:
                 note(["valid_from"], f"参数 {name} 在 {pdef.valid_from} 没有取值 / no value when the policy starts")
         if len(pdef.tests) < MIN_TEST_CASES:

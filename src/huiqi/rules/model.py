@@ -9,11 +9,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from huiqi.rules import text
+
 POLICY_ID = r"^(cn|lj)\.[a-z0-9]+(\.[a-z0-9]+(-[a-z0-9]+)*)+$"
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 #: Addresses shown as links on public pages: http(s) with a host, nothing else (no javascript:).
 URL = r"^https?://[^\s/?#@]+(/[^\s]*)?$"
 Verdict = Literal["eligible", "ineligible", "undetermined"]
+SUMMARY_MAX = 120
+SLOT_WIDTH = 6  # a rendered slot, e.g. 1000万元
 
 
 class _Strict(BaseModel):
@@ -84,13 +88,16 @@ class ConditionDef(_Strict):
     label: str = Field(min_length=2)
     when: str | None = None
     declaration: bool = False
+    #: 前提: an action the enterprise may not have taken yet (已招用退役士兵, 已签订技术合同).
+    #: Not evaluated; a policy whose other conditions are met is 满足前提即可享受, not 可享受.
+    action: bool = False
 
     @model_validator(mode="after")
     def _one_of(self) -> ConditionDef:
-        if self.declaration == (self.when is not None):
+        if sum([self.when is not None, self.declaration, self.action]) != 1:
             raise ValueError(
-                "条件要么写 when 表达式，要么标记 declaration: true / "
-                "a condition has either a `when` expression or `declaration: true`"
+                "条件只能是三种之一：when 表达式、declaration: true（申报承诺）或 action: true（前提行为） / "
+                "a condition has exactly one of a `when` expression, `declaration: true` or `action: true`"
             )
         return self
 
@@ -168,7 +175,7 @@ class PolicyDef(_Strict):
     tags: list[str] = []
     sample: bool = False
     last_verified: dt.date
-    summary: str = Field(min_length=5, max_length=120)
+    summary: str = Field(min_length=5)  # ≤ 120 characters as read (see _summary_length)
     unverified: list[str] = []
     parameters: dict[str, ParameterDef] = {}
     conditions: list[ConditionDef] = Field(min_length=1)
@@ -176,6 +183,19 @@ class PolicyDef(_Strict):
     alternative: AlternativeDef | None = None
     apply: ApplyDef
     tests: list[PolicyTest] = []
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_length(cls, v: str) -> str:
+        """读得懂: at most 120 characters as a person reads it — a slot counts as the few
+        characters its value takes (1000万元), not as the parameter name it is written with."""
+        try:
+            length = sum(len(p) if isinstance(p, str) else SLOT_WIDTH for p in text.parse(v).parts)
+        except text.TextError:
+            return v  # the loader reports a malformed slot with its line
+        if length > SUMMARY_MAX:
+            raise ValueError(f"摘要不超过{SUMMARY_MAX}字（现为{length}字） / at most {SUMMARY_MAX} characters")
+        return v
 
     @model_validator(mode="after")
     def _dates(self) -> PolicyDef:

@@ -136,6 +136,14 @@ class Plan:
             default=exp.Literal.string("undetermined"),
         )
 
+    def detail_sql(self, p: PolicyPlan) -> exp.Expr:
+        """``'conditional'`` where the policy is eligible but waits on an action (满足前提即可享受),
+        else NULL — ``Evaluation.detail``."""
+        if not p.policy.conditional:
+            return exp.cast(exp.null(), "VARCHAR")
+        met = exp.column(f"{p.id}:met", quoted=True)
+        return exp.Case(ifs=[exp.If(this=met, true=exp.Literal.string("conditional"))])
+
     def amount_sql(self, p: PolicyPlan) -> exp.Expr:
         """NULL when ineligible, else the formula to the cent (an estimate when undetermined)."""
         formula = self._formula(p)
@@ -162,8 +170,12 @@ class Plan:
         the eligible member with the largest known amount, ties to the earlier one; one with an
         unknown amount only when no eligible member's amount is known."""
         members = self.groups[group]
+        # A member waiting on an action (满足前提即可享受) is never chosen, as in ``choose``.
         eligible = {
-            p.id: exp.Coalesce(this=exp.column(f"{p.id}:met", quoted=True), expressions=[exp.false()]) for p in members
+            p.id: exp.false()
+            if p.policy.conditional
+            else exp.Coalesce(this=exp.column(f"{p.id}:met", quoted=True), expressions=[exp.false()])
+            for p in members
         }
         amount = {p.id: self._formula(p) or cast(exp.null(), DECIMAL_2) for p in members}
 
@@ -334,7 +346,7 @@ def match_query(
 ) -> str:
     """SQL evaluating every policy in force on ``as_of`` for every row of ``source``.
 
-    One row per enterprise: ``key``, then ``<id>:verdict`` and ``<id>:amount`` per policy,
+    One row per enterprise: ``key``, then ``<id>:verdict``, ``<id>:detail`` and ``<id>:amount`` per policy,
     ``<id>:<condition id>`` (TRUE / FALSE / NULL) when ``with_conditions``, and per exclusive
     group ``<group>:chosen`` (a policy id or NULL) and ``<group>:amount``.
     """
@@ -347,6 +359,7 @@ def match_query(
     for p in plan.policies:
         query = query.select(
             exp.alias_(plan.verdict_sql(p), f"{p.id}:verdict", quoted=True, copy=False),
+            exp.alias_(plan.detail_sql(p), f"{p.id}:detail", quoted=True, copy=False),
             exp.alias_(plan.amount_sql(p), f"{p.id}:amount", quoted=True, copy=False),
             copy=False,
         )

@@ -122,10 +122,11 @@ def profile_fields(member: str) -> list[str]:
 def library_conditions(library: Library, as_of: dt.date, fields: set[str]) -> dict[str, tuple[str, list[str]]]:
     """Distinct condition texts of the policies in force that read only ``fields``: text → (label, policy ids)."""
     out: dict[str, tuple[str, list[str]]] = {}
+    params = library.params_at(as_of)
     for policy in library.in_force(as_of):
         for c in policy.evaluated:
             if c.expr is not None and c.fields and c.fields <= fields:
-                out.setdefault(c.expr.text, (c.label, []))[1].append(policy.id)
+                out.setdefault(c.expr.text, (c.text(params), []))[1].append(policy.id)
     return out
 
 

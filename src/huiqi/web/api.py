@@ -239,7 +239,9 @@ async def policies_endpoint(
         lib, category=category, region=region, industry=industry, in_force_on=in_force_on, q=q, today=today(request)
     )
     return catalog.PolicyList(
-        count=len(found), in_force_on=in_force_on, policies=[catalog.summary(p, lib) for p in found]
+        count=len(found),
+        in_force_on=in_force_on,
+        policies=[catalog.summary(p, lib, in_force_on or today(request)) for p in found],
     )
 
 
@@ -262,7 +264,7 @@ async def policy_endpoint(
             f"政策库中没有编号为 {policy_id} 的政策 / no policy with id {policy_id!r}",
             [field_error("policy_id", "政策库中没有这个编号", "no policy with this id")],
         )
-    return catalog.detail(policy, lib)
+    return catalog.detail(policy, lib, today(request))
 
 
 @router.get(

@@ -67,8 +67,11 @@ class PolicyList(BaseModel):
 
 class ConditionInfo(BaseModel):
     id: str
-    label: str
+    label: str = Field(description="the label with the parameter values in force on the page's date")
     declaration: bool = Field(description="申报承诺：申请时由企业承诺，不自动判断")
+    action: bool = Field(
+        False, description="前提：企业须已做到的事（已招用退役士兵、已取得首笔贷款）；满足前提即可享受"
+    )
     when: str | None = Field(description="the rule expression (SQL syntax)")
     fields: list[str] = Field(description="profile fields the condition reads")
     field_labels: list[str]
@@ -111,12 +114,13 @@ class PolicyDetail(PolicySummary):
     parameters: list[ParameterInfo] = Field(description="named values the conditions and formula use")
 
 
-def summary(policy: Policy, library: Library) -> PolicySummary:
+def summary(policy: Policy, library: Library, as_of: dt.date) -> PolicySummary:
+    """The policy as a list shows it, its summary worded with the parameters in force on ``as_of``."""
     d = policy.definition
     return PolicySummary(
         id=d.id,
         title=d.title,
-        summary=d.summary,
+        summary=library.texts_of(policy, as_of).summary,
         category=d.category,
         category_label=vocab.CATEGORIES.get(d.category, d.category),
         region=d.region,
@@ -160,16 +164,19 @@ def internal_todos(policy: Policy, library: Library) -> list[str]:
     return notes
 
 
-def detail(policy: Policy, library: Library) -> PolicyDetail:
+def detail(policy: Policy, library: Library, as_of: dt.date) -> PolicyDetail:
+    """The whole policy, its texts worded with the parameters in force on ``as_of``."""
     d = policy.definition
+    texts = library.texts_of(policy, as_of)
     conditions = []
-    for c in policy.conditions:
+    for c, label in zip(policy.conditions, texts.labels, strict=True):
         fields = sorted(c.fields, key=list(FIELDS).index)
         conditions.append(
             ConditionInfo(
                 id=c.id,
-                label=c.label,
+                label=label,
                 declaration=c.declaration,
+                action=c.action,
                 when=c.expr.text if c.expr is not None else None,
                 fields=fields,
                 field_labels=[FIELDS[f].label for f in fields],
@@ -202,11 +209,11 @@ def detail(policy: Policy, library: Library) -> PolicyDetail:
             formula=d.benefit.formula,
             unit=d.benefit.unit,
             unit_label=vocab.UNITS[d.benefit.unit].label if d.benefit.unit in vocab.UNITS else d.benefit.unit,
-            explain=d.benefit.explain,
-            amount_note=d.benefit.amount_note,
+            explain=texts.explain or d.benefit.explain,
+            amount_note=texts.amount_note,
         )
     return PolicyDetail(
-        **summary(policy, library).model_dump(),
+        **summary(policy, library, as_of).model_dump(),
         documents=[
             DocumentInfo(number=x.number, url=x.url, note=x.note, in_force_from=x.in_force_from) for x in d.documents
         ],

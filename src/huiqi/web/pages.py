@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -40,13 +39,12 @@ router = APIRouter(include_in_schema=False)
 logger = logging.getLogger(__name__)
 
 
-def totals_by_unit(result: MatchResult) -> list[tuple[str, str]]:
-    """Known eligible amounts summed per unit: [("每年", "12.00 万元/年"), …]."""
-    sums: dict[str, Decimal] = {}
-    for r in result.results:
-        if r.verdict == "eligible" and r.benefit and r.benefit.amount is not None:
-            sums[r.benefit.unit] = sums.get(r.benefit.unit, Decimal("0.00")) + Decimal(r.benefit.amount)
-    return [(vocab.UNITS[u].group, money(str(sums[u]))) for u in vocab.UNITS if u in sums]
+def totals_by_unit(result: MatchResult, conditional: bool = False) -> list[tuple[str, str]]:
+    """The answer's totals per unit: [("每年", "12.00 万元/年"), …] — 可享受 only (exclusive
+    groups once, no conditional policy), or with ``conditional`` the 满足前提即可享受 ones."""
+    totals = result.totals
+    sums = totals.conditional_amount_by_unit if conditional else totals.eligible_amount_by_unit
+    return [(vocab.UNITS[u].group, money(sums[u])) for u in vocab.UNITS if u in sums]
 
 
 def search_index(request: Request, lib: Library) -> policy_search.Backend:
@@ -108,7 +106,7 @@ def _calculator(
     status: int = 200,
     lib: Library | None = None,
 ) -> HTMLResponse:
-    groups: dict[str, list[Any]] = {"eligible": [], "undetermined": [], "ineligible": []}
+    groups: dict[str, list[Any]] = {group: [] for group in vocab.GROUPS}
     reasons: dict[str, str] = {}
     ask = None
     if result is not None and lib is not None and state.profile is not None:
@@ -120,11 +118,11 @@ def _calculator(
         reasons = {r.policy_id: r.reason for r in recs.items}
         ask = recs.ask
         for rec in recs.items:
-            groups[rec.result.verdict].append(rec.result)
+            groups[vocab.group_of(rec.result.verdict, rec.result.detail)].append(rec.result)
         groups["ineligible"] = [r for r in result.results if r.verdict == "ineligible"]
     elif result is not None:
         for r in result.results:
-            groups[r.verdict].append(r)
+            groups[vocab.group_of(r.verdict, r.detail)].append(r)
     return render(
         request,
         "calculator.html",
@@ -136,6 +134,7 @@ def _calculator(
             "ask": ask,
             "titles": {r.policy_id: r.title for r in result.results} if result else {},
             "by_unit": totals_by_unit(result) if result else [],
+            "conditional_by_unit": totals_by_unit(result, conditional=True) if result else [],
             "today": today(request).isoformat(),
             "page": "calculator",
         },
@@ -209,9 +208,10 @@ async def policies_page(request: Request) -> HTMLResponse:
             errors["in_force_on"] = "应为日期，格式 YYYY-MM-DD"
     lib = current_library(request)
     day = today(request)
+    on = in_force_on or day  # the day the cards' summaries quote the parameters of
     only = None
     if region is not None or industry is not None:
-        only = {p.id for p in lib.policies if could_apply(lib, p, in_force_on or day, region, industry)}
+        only = {p.id for p in lib.policies if could_apply(lib, p, on, region, industry)}
     result = None
     try:
         result = policy_search.search(
@@ -230,7 +230,7 @@ async def policies_page(request: Request) -> HTMLResponse:
         request,
         "policies.html",
         {
-            "cards": [(catalog.summary(lib.by_id[h.doc.policy_id], lib), h) for h in result.hits] if result else [],
+            "cards": [(catalog.summary(lib.by_id[h.doc.policy_id], lib, on), h) for h in result.hits] if result else [],
             "result": result,
             "total": len(lib.policies),
             "values": values,
@@ -290,7 +290,7 @@ async def policy_page(request: Request, policy_id: str) -> Response:
     policy = lib.by_id.get(policy_id)
     if policy is None:
         return error_page(request, 404, f"政策库中没有编号为“{policy_id[:100]}”的政策。")
-    info = catalog.detail(policy, lib)
+    info = catalog.detail(policy, lib, today(request))
     return render(
         request,
         "policy.html",

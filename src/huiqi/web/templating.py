@@ -115,6 +115,8 @@ TEMPLATES.env.globals.update(
     district_options=district_options,
     FIELDS=FIELDS,
     VERDICTS=vocab.VERDICTS,
+    GROUPS=vocab.GROUPS,
+    precondition_text=vocab.precondition_text,
     OUTCOMES=vocab.OUTCOMES,
     CATEGORIES=vocab.CATEGORIES,
     APPLY_MODES=vocab.APPLY_MODES,
