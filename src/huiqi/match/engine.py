@@ -223,7 +223,7 @@ class _Said:
     the results that cite it share it (500 synthetic policies have 4,981 conditions, 1,721
     distinct). Not shared between answers: keyed by the values they show, entries for
     enterprises of the synthetic registry almost never repeat (numbers), and the memo cost
-    more than it saved (docs in /work/notes/issue-17-perf.md)."""
+    more than it saved (CPU p50 37.9 ms against 31.7 ms without, synthetic 500-policy answer)."""
 
     __slots__ = ("entries", "explainer")
 
