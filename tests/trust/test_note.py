@@ -11,6 +11,7 @@ from huiqi.trust.errors import NoteError, SignatureError
 from huiqi.trust.note import (
     Checkpoint,
     Note,
+    SM2Signer,
     generate_signer,
     parse_note,
     parse_signer,
@@ -116,3 +117,15 @@ def test_checkpoint_round_trip_and_strict_parsing() -> None:
 def test_malformed_keys_are_refused(key: str) -> None:
     with pytest.raises(NoteError):
         parse_signer(key) if key.startswith("PRIVATE") else parse_verifier(key)
+
+
+def test_an_sm2_key_whose_x_begins_with_04_signs_and_verifies() -> None:
+    """gmssl strips a leading "04" with lstrip: such keys (1 in 256) once failed to sign or verify."""
+    for d in range(1, 5000):
+        signer = SM2Signer("linjiang.example/huiqi/2026", d.to_bytes(32, "big"))
+        if signer.verifier.public[:1] == b"\x04":
+            break
+    else:
+        raise AssertionError("no key with x beginning 0x04 among the first 5000")
+    note = sign_note("linjiang.example/huiqi/2026\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", signer)
+    assert verify_note(str(note), [parse_verifier(signer.verifier.vkey)]) == [signer.verifier]

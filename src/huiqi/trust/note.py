@@ -171,7 +171,11 @@ class Ed25519Signer:
 def _sm2(private_hex: str, public_hex: str) -> Any:
     from gmssl import sm2
 
-    return sm2.CryptSM2(private_key=private_hex, public_key=public_hex)
+    crypt = sm2.CryptSM2(private_key=private_hex, public_key="")
+    # Set after construction: gmssl drops an "04" prefix with str.lstrip("04"), which strips
+    # every leading 0 and 4, so a key whose x begins with byte 0x04 lost digits (1 key in 256).
+    crypt.public_key = public_hex
+    return crypt
 
 
 _SM2_N = int("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123", 16)
