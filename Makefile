@@ -31,13 +31,14 @@ services:
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-chromium.sh
 
-# The suite, then the date-sensitive part again with the machine's clock moved (time-machine):
-# nothing may depend on the day CI happens to run.
-DATED_TESTS := tests/library tests/store tests/cli tests/match tests/web -m "not slow"
+# The suite, then the part that reads the date (the lifecycle, notifications, officers, the CLI)
+# again with the machine's clock moved past the library's end dates (time-machine): nothing may
+# depend on the day CI happens to run. One moved date keeps CI under its 20 minutes; every
+# other test pins its own clock (the `clock` fixture), so moving the machine's changes nothing there.
+DATED_TESTS := tests/library tests/cli -m "not slow"
 
 test: check services
 	$(BIN)/pytest
-	$(BIN)/pytest $(DATED_TESTS) --system-clock-at 2027-06-30
 	$(BIN)/pytest $(DATED_TESTS) --system-clock-at 2029-12-31
 
 # Benchmarks are scripts (see each docstring); they take minutes and want a quiet machine.

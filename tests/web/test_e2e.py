@@ -162,7 +162,7 @@ def test_calculator_as_a_person_uses_it(page: Page, server: str, shots: Path) ->
     results = page.locator("#results")
     expect(results).to_be_visible()
     for heading in ("可享受（", "需补充信息（", "不符合（"):
-        expect(results.get_by_role("heading", name=re.compile(heading))).to_be_visible()
+        expect(results.get_by_role("heading", name=re.compile("^" + heading))).to_be_visible()
     eligible = page.locator("article.policy.v-eligible")
     assert eligible.count() > 0
     expect(page.locator("#total")).to_contain_text("可享受")
