@@ -1,6 +1,33 @@
-"""The policy calculator (政策计算器): profile in, every policy with verdict, reasons and amount out."""
+"""The policy calculator (政策计算器): profile in, every policy with verdict, reasons and amount out.
 
-from huiqi.match.engine import answer, default_library, match
-from huiqi.match.result import MatchResult, PolicyResult
+The names below are imported on first use: ``huiqi.match.lean`` (``huiqi match`` from the
+disk cache) loads without the engine, pydantic and sqlglot.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from huiqi.match.engine import answer, default_library, match
+    from huiqi.match.result import MatchResult, PolicyResult
+
+_WHERE = {
+    "answer": "huiqi.match.engine",
+    "default_library": "huiqi.match.engine",
+    "match": "huiqi.match.engine",
+    "MatchResult": "huiqi.match.result",
+    "PolicyResult": "huiqi.match.result",
+}
 
 __all__ = ["MatchResult", "PolicyResult", "answer", "default_library", "match"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlglot import exp
-
 from huiqi.profile import FIELDS, industry, regions
-from huiqi.rules import Condition, Library
-from huiqi.rules.lang import decimal_literal, param_name
+
+if TYPE_CHECKING:  # the wording below runs without sqlglot (huiqi.match.lean); plans need it
+    from sqlglot import exp
+
+    from huiqi.rules import Condition, Library
 
 _WAN = Decimal(10000)
 
@@ -66,12 +68,16 @@ _VARIABLE_UNITS = {"age_years": "年"}
 _SIZE = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
 
 
-_OPS: dict[type, tuple[str, str]] = {
-    exp.LTE: ("超过上限", "不超过"),
-    exp.LT: ("未低于", "低于"),
-    exp.GTE: ("低于下限", "达到"),
-    exp.GT: ("未超过", "超过"),
-}
+@cache
+def _ops() -> dict[type[exp.Expr], tuple[str, str]]:
+    from sqlglot import exp
+
+    return {
+        exp.LTE: ("超过上限", "不超过"),
+        exp.LT: ("未低于", "低于"),
+        exp.GTE: ("低于下限", "达到"),
+        exp.GT: ("未超过", "超过"),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,11 @@ def _plan(condition: Condition, library: Library) -> _Plan:
         plans = _PLANS[library] = {}
     plan = plans.get(id(condition))
     if plan is None:
+        from sqlglot import exp
+
+        from huiqi.rules.lang import decimal_literal, param_name
+
+        _OPS = _ops()
         labels = {v.name: v.definition.label for v in library.variables}
         direct = sorted(condition.expr.fields)
         shown = tuple((n, FIELDS[n].label, True) for n in direct) + tuple(

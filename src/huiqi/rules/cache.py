@@ -22,12 +22,12 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from huiqi.rules.library import Library, default_library_path
-from huiqi.rules.loader import load_library
+if TYPE_CHECKING:  # the lean entries (huiqi.match.lean) are read without them
+    from huiqi.rules.library import Library
 
 #: Bump when the pickled layout changes in a way the source hash would not show.
 FORMAT = b"huiqi-library-cache-1"
@@ -46,20 +46,32 @@ def cache_dir() -> Path | None:
 @cache
 def code_version() -> bytes:
     """A digest of the code a compiled library depends on."""
-    import pydantic
-    import sqlglot
-
-    import huiqi
-
     digest = hashlib.sha256(FORMAT)
-    digest.update(f"{sys.version}|{sqlglot.__version__}|{pydantic.VERSION}".encode())
-    package = Path(huiqi.__file__).parent
-    sources = [package / "errors.py", *sorted((package / "rules").glob("*.py"))]
-    sources += sorted(p for p in (package / "profile").rglob("*") if "__pycache__" not in p.parts)
-    for path in sources:
-        if path.is_file():
-            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(f"{sys.version}|{installed('sqlglot')}|{installed('pydantic')}".encode())
+    digest_sources(digest, ["errors.py", "rules/*.py", "profile/**/*"])
     return digest.digest()
+
+
+def installed(name: str) -> str:
+    """The installed distribution of a top-level package, by the name of its metadata folder
+    (``sqlglot-30.31.0.dist-info``): its version, read without importing it (sqlglot alone
+    costs ~60 ms to import, and ``huiqi match`` reads the lean entry without it)."""
+    from importlib.util import find_spec
+
+    spec = find_spec(name)
+    if spec is None or spec.origin is None:
+        return f"{name} (not installed)"
+    site = Path(spec.origin).parent.parent
+    return ",".join(sorted(p.name for p in site.glob(f"{name}-*.dist-info"))) or str(site)
+
+
+def digest_sources(digest: Any, patterns: list[str]) -> None:
+    """Add huiqi's files matching ``patterns`` (relative to the package), path and content."""
+    package = Path(__file__).resolve().parent.parent
+    for pattern in patterns:
+        for path in sorted(package.glob(pattern)):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
 
 
 def library_key(root: Path) -> str:
@@ -76,16 +88,25 @@ def load_library_cached(root: Path | None = None, directory: Path | None = None)
 
     Raises ``LibraryError`` as ``load_library`` does; a library with errors is never cached.
     """
+    from huiqi.rules.library import Library, default_library_path
+
     root = root or default_library_path()
     directory = directory or cache_dir()
     if directory is None or not root.is_dir():
         return load_library(root)
     entry = directory / f"{library_key(root)}.pickle"
-    library = _read(entry)
-    if library is None:
+    library = read(entry)
+    if not isinstance(library, Library):
         library = load_library(root)
-        _write(directory, entry, library)
+        write(directory, entry, library)
     return library
+
+
+def load_library(root: Path) -> Library:
+    """``huiqi.rules.loader.load_library`` (imported on first use: it needs sqlglot and pydantic)."""
+    from huiqi.rules.loader import load_library as compile_library
+
+    return compile_library(root)
 
 
 def _private(directory: Path) -> bool:
@@ -94,19 +115,21 @@ def _private(directory: Path) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def _read(entry: Path) -> Library | None:
+def read(entry: Path) -> Any:
+    """What ``entry`` holds, or None when it is missing, unreadable or not only ours."""
     try:
         if not _private(entry.parent):
             return None
         with entry.open("rb") as f:
-            library = pickle.load(f)
+            return pickle.load(f)
     except Exception:  # missing, truncated, corrupt or from other code: compile instead
         return None
-    return library if isinstance(library, Library) else None
 
 
-def _write(directory: Path, entry: Path, library: Library) -> None:
+def write(directory: Path, entry: Path, value: Any) -> None:
     """Write the entry atomically; a cache that cannot be written is no error."""
+    import tempfile
+
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _private(directory):
@@ -114,7 +137,7 @@ def _write(directory: Path, entry: Path, library: Library) -> None:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pickle")
         try:
             with os.fdopen(fd, "wb") as f:
-                pickle.dump(library, f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, entry)
         except BaseException:
             os.unlink(tmp)

@@ -13,13 +13,13 @@ coarser than the class asked about).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
 
+from huiqi.rules.runtime import either, months_between, within, years_between
 from huiqi.rules.types import BOOLEAN, DATE, NUMBER, SAME, STRING
 
 
@@ -35,32 +35,7 @@ class RuleFunction:
     literal_args: tuple[int, ...] = ()  # positions that must be string literals
 
 
-# --- Python ------------------------------------------------------------------------------
-def years_between(a: dt.date, b: dt.date) -> int:
-    """Whole years from ``a`` to ``b`` (an anniversary not yet reached does not count)."""
-    return b.year - a.year - (1 if (b.month, b.day) < (a.month, a.day) else 0)
-
-
-def months_between(a: dt.date, b: dt.date) -> int:
-    return (b.year - a.year) * 12 + b.month - a.month - (1 if b.day < a.day else 0)
-
-
-def within(code: str, prefix: str) -> bool | None:
-    """Is the classification code inside ``prefix``? Unknown when the code is coarser.
-
-    A GB/T 4754 code names every class below it: ``C`` may be ``C16`` 烟草制品业 or not,
-    so ``within('C', 'C16')`` is unknown, while ``within('C3911', 'C16')`` is false.
-    """
-    if code.startswith(prefix):
-        return True
-    if prefix.startswith(code):
-        return None
-    return False
-
-
-def either(a: Any, b: Any) -> Any:
-    """One of two values, we do not know which: known only when they agree."""
-    return a if a == b else None
+# --- Python: in huiqi.rules.runtime (the generated code calls them without sqlglot) ---------
 
 
 # --- SQL ---------------------------------------------------------------------------------

@@ -21,9 +21,8 @@ from sqlglot.errors import ParseError, TokenError
 from huiqi.errors import HuiqiError
 from huiqi.profile import FIELDS
 from huiqi.rules.functions import RULE_FUNCTIONS, normalise_calls
+from huiqi.rules.runtime import MAX_SCALE
 from huiqi.rules.types import BOOLEAN, DATE, LIST, NULL, NUMBER, SAME, STRING, TYPE_ZH
-
-MAX_SCALE = 6  # decimal places kept by every arithmetic step, in both backends
 
 
 class ExprError(HuiqiError, ValueError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -17,6 +16,7 @@ from huiqi.profile import FIELDS, Profile
 from huiqi.rules import pygen
 from huiqi.rules.lang import EnumBits, Expr, Symbol, enum_values
 from huiqi.rules.model import ParameterDef, PolicyDef, VariableDef
+from huiqi.rules.paths import default_library_path as default_library_path
 from huiqi.rules.sqlgen import SqlGen
 from huiqi.rules.text import Template
 
@@ -30,17 +30,6 @@ _CONTEXT = decimal.Context(prec=50, rounding=ROUND_HALF_UP)
 _TEXT_DATES = 64
 
 VerdictName = Literal["eligible", "ineligible", "undetermined"]
-
-
-def default_library_path() -> Path:
-    """HUIQI_POLICIES, else the library shipped in the wheel, else the repository's policies/."""
-    env = os.environ.get("HUIQI_POLICIES")
-    if env:
-        return Path(env)
-    bundled = Path(__file__).resolve().parent.parent / "_policies"
-    if bundled.is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[3] / "policies"
 
 
 @cache
@@ -321,6 +310,13 @@ class Library:
 
     # --- compilation ----------------------------------------------------------------------
     def _compile(self) -> None:
+        self._generated = self.generate().generated()
+        self._bind()
+
+    def generate(self, explainers: dict[str, str] | None = None) -> pygen.Module:
+        """The generated module: ``derive``, ``check_all`` and each policy's ``p{i}_amount``;
+        with ``explainers`` (filled: expression text → function name), also every condition
+        and formula in explain mode (``huiqi.match.lean`` keeps them all, compiled once)."""
         module = pygen.Module()
         # Derived variables, in file order; a later one reads an earlier one's temporary.
         em = pygen.Emitter(module, FIELD_BITS, explain=True, enums=self.enums)
@@ -343,8 +339,16 @@ class Library:
                 em = pygen.Emitter(module, FIELD_BITS, explain=False, enums=self.enums)
                 value, _ = em.emit(policy.formula.tree)
                 module.functions.append(_function(f"p{i}_amount", "f, v, P, as_of", em.body(), None, ret=value))
-        self._generated = module.generated()
-        self._bind()
+        if explainers is not None:
+            exprs = [c.expr for p in self.policies for c in p.evaluated] + [p.formula for p in self.policies]
+            for expr in exprs:
+                if expr is not None and expr.text not in explainers:
+                    name = explainers[expr.text] = f"x{len(explainers)}"
+                    em = pygen.Emitter(module, FIELD_BITS, explain=True, enums=self.enums)
+                    value, deps = em.emit(expr.tree)
+                    args = "f, v, vd, P, as_of"
+                    module.functions.append(_function(name, args, em.body(), None, ret=f"{value}, {deps}"))
+        return module
 
     def _bind(self) -> None:
         """Make the generated functions callable (after compiling, or after unpickling)."""

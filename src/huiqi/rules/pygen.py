@@ -18,14 +18,12 @@ import marshal
 import re
 import warnings
 from collections.abc import Callable
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
 from sqlglot import exp
 
 from huiqi.rules.functions import RULE_FUNCTIONS
 from huiqi.rules.lang import (
-    MAX_SCALE,
     EnumBits,
     date_literal,
     decimal_literal,
@@ -34,60 +32,14 @@ from huiqi.rules.lang import (
     param_name,
     set_operands,
 )
+from huiqi.rules.runtime import RUNTIME, like_regex, q2, q6
 
-_Q6 = Decimal(1).scaleb(-MAX_SCALE)
+__all__ = ["RUNTIME", "Emitter", "Generated", "Module", "like_regex", "q2", "q6"]
 
+# The helpers the generated code calls live in ``huiqi.rules.runtime`` (no sqlglot there:
+# ``huiqi match`` runs the generated code without it); every rule function is one of them.
+assert all(RUNTIME[f.runtime] is f.python for f in RULE_FUNCTIONS.values())
 
-# --- runtime helpers the generated code calls -------------------------------------------
-def q6(x: Any) -> Decimal:
-    if type(x) is Decimal:
-        return x.quantize(_Q6, ROUND_HALF_UP)
-    return Decimal(x).quantize(_Q6, ROUND_HALF_UP)
-
-
-_CENT = Decimal("0.01")
-
-
-def q2(x: Any) -> Decimal:
-    """A final amount, to the cent, half away from zero (as DECIMAL(18,2) casts do)."""
-    if type(x) is Decimal:
-        return x.quantize(_CENT, ROUND_HALF_UP)
-    return Decimal(x).quantize(_CENT, ROUND_HALF_UP)
-
-
-def div(a: Any, b: Any) -> Decimal | None:
-    if b == 0:
-        return None
-    return (Decimal(a) / Decimal(b)).quantize(_Q6, ROUND_HALF_UP)
-
-
-def floor(x: Any) -> Decimal:
-    return Decimal(x).to_integral_value(ROUND_FLOOR)
-
-
-def ceil(x: Any) -> Decimal:
-    return Decimal(x).to_integral_value(ROUND_CEILING)
-
-
-def round_half_up(x: Any, places: int) -> Decimal:
-    return Decimal(x).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
-
-
-def like_regex(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE (``%`` any run, ``_`` one character) as an anchored regular expression."""
-    parts = (".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.DOTALL)
-
-
-RUNTIME: dict[str, Any] = {
-    "Decimal": Decimal,
-    "_q6": q6,
-    "_div": div,
-    **{f.runtime: f.python for f in RULE_FUNCTIONS.values()},
-    "_floor": floor,
-    "_ceil": ceil,
-    "_round": round_half_up,
-}
 
 _COMPARE: dict[type, str] = {
     exp.EQ: "==",

@@ -25,11 +25,12 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
-
-from sqlglot import exp
+from typing import TYPE_CHECKING, Any
 
 from huiqi.errors import HuiqiError, Message
+
+if TYPE_CHECKING:  # lint's side reads expressions; answers render texts without sqlglot
+    from sqlglot import exp
 
 _SLOT = re.compile(r"\{param:([A-Za-z0-9_.\-]+)(?:\|([^{}]*))?\}")
 
@@ -206,6 +207,8 @@ def numbers_in(text: str) -> list[tuple[str, Decimal]]:
 
 def literals(trees: Iterable[exp.Expr]) -> set[Decimal]:
     """The numeric literals of rule expressions: what a text may quote without a slot."""
+    from sqlglot import exp
+
     out: set[Decimal] = set()
     for tree in trees:
         for node in tree.find_all(exp.Literal):
