@@ -414,7 +414,11 @@ def row_cold(ctx: Context) -> dict[str, Any]:
     huiqi = [str(ROOT / ".venv" / "bin" / "huiqi"), "match", str(ROOT / "examples" / "manufacturer.json")]
     of = [str(ctx.of_python), str(ctx.anchor / "of_cold.py"), str(ctx.anchor / "manufacturer.json"), "--trace"]
     env = {**os.environ, "HUIQI_NOW": "2026-06-30T12:00:00+08:00"}
-    for cmd in (huiqi, of):  # warm the page cache
+    # Installed, huiqi has its bytecode compiled (pip does it for a wheel, as it did for
+    # OpenFisca's packages); an editable checkout run with PYTHONDONTWRITEBYTECODE would
+    # compile every module from source on every start instead.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src" / "huiqi")], check=True)
+    for cmd in (huiqi, of):  # warm the page cache (and huiqi's disk cache of the compiled library)
         subprocess.run(cmd, check=True, capture_output=True, env=env)
     h_s, o_s, h_cpu, o_cpu = [], [], [], []
     for _ in range(max(10, ctx.args.rounds * 3)):

@@ -6,7 +6,7 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 CODE_PATTERN = re.compile(r"^[A-T](\d{2}(\d{1,2})?)?$")
 
@@ -23,9 +23,12 @@ class Industry:
 @cache
 def industries() -> dict[str, Industry]:
     """Every code of the standard, keyed by code (``C``, ``C39``, ``C391``, ``C3911``)."""
-    text = resources.files("huiqi.profile").joinpath("data/gbt4754-2017.csv").read_text("utf-8")
-    rows = csv.DictReader(text.splitlines())
-    return {r["code"]: Industry(r["code"], int(r["level"]), r["name"], r["parent"] or None, r["note"]) for r in rows}
+    # Read beside this module (not through importlib.resources, whose import costs more than
+    # the table: ``huiqi match`` reads it on every start); csv.reader, not DictReader, likewise.
+    with (Path(__file__).parent / "data" / "gbt4754-2017.csv").open(encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        assert next(rows) == ["code", "level", "name", "parent", "note"]
+        return {row[0]: Industry(row[0], int(row[1]), row[2], row[3] or None, row[4]) for row in rows}
 
 
 def lookup(code: str) -> Industry | None:
