@@ -93,3 +93,15 @@ def test_a_registration_after_the_evaluation_date_is_a_message(tmp_path: Path) -
         run = huiqi(tmp_path, "-", "--as-of", "2026-06-30", stdin='{"employees": 5, "registered_on": "2027-01-01"}')
         assert run.returncode == 2
         assert "成立日期（registered_on）" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_profile_the_plain_reader_leaves_to_pydantic_is_answered_the_full_way(tmp_path: Path) -> None:
+    """``"employees": "260"`` (a string) is read by pydantic's lax mode: same answer as 260, and
+    the lean entry is neither needed nor written again."""
+    ordinary = (ROOT / "examples" / "manufacturer.json").read_text("utf-8")
+    expected = huiqi(tmp_path, "-", "--format", "json", stdin=ordinary)
+    (entry,) = tmp_path.glob("*.lean")
+    written = entry.stat().st_mtime_ns
+    lax = huiqi(tmp_path, "-", "--format", "json", stdin=ordinary.replace('"employees": 260', '"employees": "260"'))
+    assert lax.returncode == 0 and lax.stdout == expected.stdout
+    assert entry.stat().st_mtime_ns == written

@@ -17,7 +17,10 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from huiqi.match.lean import Lean
 
 DESCRIPTION = "政策计算器：列出企业可享受、需补充信息和不符合的全部政策。"
 PROFILE_HELP = "企业画像 JSON 文件（- 表示标准输入）"
@@ -89,7 +92,12 @@ def run(profile: Path, as_of: str | None, fmt: str, policies: Path | None) -> No
         fail(f"--format: 只能是 table 或 json / must be table or json, got {fmt!r}")
     date = parse_date(as_of, "--as-of")
     data = read_json(profile)
-    answer = _lean(data, date, policies) or _full(data, profile, date, policies)
+    from huiqi.match import lean
+
+    library = lean.load(policies)
+    answer = _lean(library, data, date) if library is not None else None
+    if answer is None:
+        answer = _full(data, profile, date, policies, store=library is None)
     if fmt == "json":
         sys.stdout.write(answer.json() + "\n")
     else:
@@ -106,19 +114,14 @@ class _Answer:
         self.json = json
 
 
-def _lean(data: Any, date: dt.date | None, policies: Path | None) -> _Answer | None:
-    """The answer from the lean entry of the cache, or None when there is none or the
-    profile is one the plain reader does not vouch for."""
+def _lean(library: Lean, data: Any, date: dt.date | None) -> _Answer | None:
+    """The answer from the lean entry of the cache, or None when the profile is one the plain
+    reader does not vouch for."""
+    from huiqi import clock
     from huiqi.profile import plain
 
     facts = plain.facts(data)
     if facts is None:
-        return None
-    from huiqi import clock
-    from huiqi.match import lean
-
-    library = lean.load(policies)
-    if library is None:
         return None
     day = date or clock.from_env().today()
     registered = facts["registered_on"]
@@ -128,9 +131,9 @@ def _lean(data: Any, date: dt.date | None, policies: Path | None) -> _Answer | N
     return _Answer(result, lambda: library.dumps(result))
 
 
-def _full(data: Any, profile: Path, date: dt.date | None, policies: Path | None) -> _Answer:
+def _full(data: Any, profile: Path, date: dt.date | None, policies: Path | None, store: bool) -> _Answer:
     """The answer through pydantic and the compiled library (and their error messages);
-    writes the lean entry for the next process."""
+    with ``store``, writes the lean entry for the next process."""
     from huiqi.match import answer, lean
     from huiqi.match.result import MatchResult
     from huiqi.profile import ProfileError, parse_profile
@@ -147,7 +150,8 @@ def _full(data: Any, profile: Path, date: dt.date | None, policies: Path | None)
         for problem in e.problems:
             sys.stderr.write(f"{problem}\n")
         fail(f"政策库有 {len(e.problems)} 处错误 / the policy library has errors", 1)
-    lean.store(library, policies)
+    if store:
+        lean.store(library, policies)
     try:
         result = answer(facts, date, library)
     except ProfileError as e:  # registered after the evaluation date
