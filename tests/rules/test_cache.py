@@ -120,3 +120,11 @@ def test_cache_off(library_root: Path, compiles: list[Path], monkeypatch: pytest
     load_library_cached(library_root)
     load_library_cached(library_root)
     assert len(compiles) == 2
+
+
+def test_the_key_names_the_installed_sqlglot_and_pydantic_without_importing_them() -> None:
+    import pydantic
+    import sqlglot
+
+    assert f"sqlglot-{sqlglot.__version__}.dist-info" in library_cache.installed("sqlglot")
+    assert f"pydantic-{pydantic.VERSION}.dist-info" in library_cache.installed("pydantic")

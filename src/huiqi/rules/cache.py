@@ -55,14 +55,19 @@ def code_version() -> bytes:
 def installed(name: str) -> str:
     """The installed distribution of a top-level package, by the name of its metadata folder
     (``sqlglot-30.31.0.dist-info``): its version, read without importing it (sqlglot alone
-    costs ~60 ms to import, and ``huiqi match`` reads the lean entry without it)."""
+    costs ~60 ms to import, and ``huiqi match`` reads the lean entry without it). Installed
+    some other way (no such folder beside it), the package is imported and asked."""
+    import importlib
     from importlib.util import find_spec
 
     spec = find_spec(name)
-    if spec is None or spec.origin is None:
-        return f"{name} (not installed)"
-    site = Path(spec.origin).parent.parent
-    return ",".join(sorted(p.name for p in site.glob(f"{name}-*.dist-info"))) or str(site)
+    if spec is not None and spec.origin is not None:
+        site = Path(spec.origin).parent.parent
+        found = sorted(p.name for p in site.glob(f"{name}-*.dist-info"))
+        if found:
+            return ",".join(found)
+    module = importlib.import_module(name)
+    return f"{name} {getattr(module, '__version__', None) or getattr(module, 'VERSION', None)}"
 
 
 def digest_sources(digest: Any, patterns: list[str]) -> None:
