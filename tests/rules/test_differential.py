@@ -267,3 +267,28 @@ def test_python_and_duckdb_agree(tmp_path_factory: pytest.TempPathFactory, polic
             choice = choose(evaluations)[GROUP]
             assert sql[f"{GROUP}:chosen"] == (choice.chosen.policy.id if choice.chosen else None), raw
             assert sql[f"{GROUP}:amount"] == (choice.chosen.amount if choice.chosen else None), raw
+
+
+@pytest.mark.parametrize(
+    "revenue",
+    ["0.04", "0.12", "1234.36", "999999999999.99", "7999999999999.96", "8000000000000.04", "9999999999999999.99"],
+)
+def test_amounts_round_the_same_on_both_sides_of_the_64_bit_fast_path(tmp_path: Path, revenue: str) -> None:
+    """Amounts below 10¹² yuan are rounded to the cent in 64 bits, larger ones in 128 bits
+    (huiqi.rules.sqlgen.round_to_cents): the same cents as Python on either side, half cents
+    away from zero, and products of more than 6 places rounded to 6 first."""
+    formulas = ["revenue * 0.125", "revenue * 0.0005 + 1", "(revenue * 1.5) * 0.00001", "LEAST(revenue * 0.375, 10)"]
+    docs = [
+        policy_yaml(["revenue >= 0"], f, id=f"cn.test.round{i}", valid_from=dt.date(2000, 1, 1))
+        for i, f in enumerate(formulas)
+    ]
+    for name, text in files_for(*docs).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    library = load_library(tmp_path)
+    profile = parse_profile({"revenue": revenue})
+    (sql,) = duckdb_rows(library, [profile.facts()])
+    _, evaluations = library.evaluate(profile, AS_OF)
+    for policy, ev in zip(library.policies, evaluations, strict=True):
+        assert ev.amount is not None
+        assert sql[f"{policy.id}:amount"] == ev.amount, (policy.formula.text if policy.formula else "", revenue)

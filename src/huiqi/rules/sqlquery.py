@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from huiqi.profile import FIELDS
 from huiqi.rules.library import FIELD_BITS, Library, Policy
-from huiqi.rules.sqlgen import DECIMAL_2, cast
+from huiqi.rules.sqlgen import DECIMAL_2, cast, round_to_cents
 
 #: The profile table's columns and DuckDB types, from the single field registry.
 PROFILE_COLUMNS: dict[str, str] = {name: spec.kind_spec.sql for name, spec in FIELDS.items()}
@@ -118,7 +118,7 @@ class Plan:
         if p.policy.formula is None:
             return None
         gen = self.library.sql_generator(self.as_of)
-        return cast(gen.sql(p.policy.formula.tree), DECIMAL_2)
+        return round_to_cents(gen.sql(p.policy.formula.tree))
 
     def with_layers(self, query: exp.Select, source: str) -> exp.Select:
         ctes, _ = self._layers(source)
