@@ -30,7 +30,7 @@ def test_memory_is_flat_over_fifty_library_loads() -> None:
 
     load_and_answer()  # first use fills process-wide, library-independent caches
     gc.collect()
-    caches = (explain._PLANS, engine._STATIC, engine._LAYOUT)
+    caches = (explain._PLANS, engine._WORDING)
     before = [len(c) for c in caches]  # other tests' libraries may still be alive
     tracemalloc.start()
     try:

@@ -7,9 +7,10 @@ API and ``--format json``; ``match()`` returns the same answer as typed pydantic
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from huiqi import clock
@@ -17,7 +18,7 @@ from huiqi.match import explain
 from huiqi.match.result import MatchResult
 from huiqi.profile import Profile, check_registered, parse_profile
 from huiqi.rules import Condition, Evaluation, Library, Policy
-from huiqi.rules.library import Choice, PolicyTexts, choose
+from huiqi.rules.library import Choice, Variables, choose
 
 _ORDER = {"eligible": 0, "undetermined": 1, "ineligible": 2}
 _OUTCOME = {True: "met", False: "unmet", None: "unknown"}
@@ -56,8 +57,7 @@ def answer(
     library = library or default_library()
     variables, evaluations = library.evaluate(profile, as_of, policy_ids)
     facts = profile.facts()
-    params = library.params_at(as_of)
-    evaluations = sorted(evaluations, key=lambda ev: (_ORDER[ev.verdict], -(ev.amount or 0), ev.policy.id))
+    evaluations.sort(key=lambda ev: (_ORDER[ev.verdict], -(ev.amount or 0), ev.policy.id))
     choices = choose(evaluations)
     # Exclusive groups count once, with their chosen member (two reduced CIT rates never add up).
     left_out = {e.policy.id for c in choices.values() for e in c.members if e is not c.chosen}
@@ -65,25 +65,27 @@ def answer(
     # action (招用退役士兵, 首次贷款) is 满足前提即可享受, counted and summed apart.
     by_unit: dict[str, Decimal] = {}
     conditional_by_unit: dict[str, Decimal] = {}
+    counts = dict.fromkeys(_ORDER, 0)
+    conditional = 0
     for ev in evaluations:
-        benefit = ev.policy.definition.benefit
-        if ev.verdict == "eligible" and ev.amount is not None and benefit is not None and ev.policy.id not in left_out:
-            sums = conditional_by_unit if ev.policy.conditional else by_unit
-            sums[benefit.unit] = sums.get(benefit.unit, Decimal("0.00")) + ev.amount
-    counts = {verdict: sum(ev.verdict == verdict for ev in evaluations) for verdict in _ORDER}
-    conditional = sum(ev.detail == "conditional" for ev in evaluations)
+        counts[ev.verdict] += 1
+        if ev.verdict == "eligible":
+            benefit = ev.policy.definition.benefit
+            if ev.policy.conditional:
+                conditional += 1
+            if ev.amount is not None and benefit is not None and ev.policy.id not in left_out:
+                sums = conditional_by_unit if ev.policy.conditional else by_unit
+                sums[benefit.unit] = sums.get(benefit.unit, Decimal("0.00")) + ev.amount
     counts["eligible"] -= conditional
-    explainer = explain.Explainer(library, facts, variables, params)
-    layout = _layout(library)
-    said = _Said(explainer)
-    statics = _STATIC.get(library) or _STATIC.setdefault(library, {})
-    texts = library.texts_at(as_of)  # labels, summaries, explanations quoting the parameters in force
+    wording = _wording(library, as_of)
     notes = {group: _choice(choice) for group, choice in choices.items()}
+    explainer = explain.Explainer(library, facts, variables, wording.params)
+    conditions = _conditions(wording, evaluations, facts, variables, explainer)
     return {
         "as_of": as_of.isoformat(),
         "variables": {k: jsonable(v) for k, v in variables.items()},
         "possible": {k: list(v) for k, v in variables.possible.items()},
-        "results": [_result(ev, as_of, layout, statics, texts, said, notes) for ev in evaluations],
+        "results": _results(wording, evaluations, conditions, notes),
         "alternatives": list(notes.values()),
         "totals": {
             **counts,
@@ -133,137 +135,236 @@ def _choice(choice: Choice) -> dict[str, Any]:
     }
 
 
-def _result(
-    ev: Evaluation,
-    as_of: dt.date,
-    layout: list[_Layout],
-    statics: dict[int, dict[str, Any]],
-    texts: list[PolicyTexts],
-    said: _Said,
-    choices: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    """One policy's result; its condition entries come from ``said`` (shared, read-only)."""
-    policy = ev.policy
-    d = policy.definition
-    worded = texts[policy.index]
-    evaluated, shapes = layout[policy.index]
-    conditions = [said(c, shape, o, ev.missing) for c, shape, o in zip(evaluated, shapes, ev.outcomes, strict=True)]
-    benefit = None
-    if d.benefit is not None:
-        benefit = {
-            "amount": None if ev.amount is None else str(ev.amount),
-            "unit": d.benefit.unit,
-            "explain": worded.explain,
-            "missing": list(ev.amount_missing),
-            "note": worded.amount_note,
-        }
-    alternative = None
-    if d.alternative is not None:
-        group = choices[d.alternative.group]
-        alternative = {
-            "group": group["group"],
-            "members": group["members"],
-            "chosen": group["chosen"] == d.id,
-            "note": group["note"],
-        }
-    return {
-        "policy_id": d.id,
-        "title": d.title,
-        "verdict": ev.verdict,
-        # 满足前提即可享受: eligible on the known facts, once the enterprise has taken these actions.
-        "detail": ev.detail,
-        "preconditions": list(worded.preconditions),
-        "alternative": alternative,
-        "conditions": conditions,
-        "missing": list(ev.missing),
-        "benefit": benefit,
-        "declarations": list(worded.declarations),
-        "summary": worded.summary,
-        **(statics.get(policy.index) or _static(policy, statics)),
-        "document_number": d.document_at(as_of),  # the document in force on as_of
-    }
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """A condition's entry on one date, all but the enterprise's values. Conditions with the
+    same id, text and label read the same values and say the same, whichever policy has
+    them, so they share one slot (500 synthetic policies: 4,981 conditions, 1,742 slots)."""
+
+    condition: Condition
+    fields: frozenset[str]  # profile fields it reads, through variables too
+    id: str
+    text: str  # the label, slots filled with the parameters in force
+    shown: tuple[str, ...]  # the facts and variables its values show …
+    parameters: dict[str, Any] | None  # … then these parameters (JSON-ready), or none
+    met: tuple[str, ...]  # the reasons as templates (explain.reason_template)
+    unmet: tuple[str, ...]
+    compared: str | None  # a value whose being unknown changes the sentence (explain.compared_name)
 
 
-class _Shape(NamedTuple):
-    """What a condition's entry depends on besides its outcome, the same for every condition
-    with the same text and label, whichever policy has them."""
+@dataclass(frozen=True, slots=True)
+class _Wording:
+    """What an answer needs from the library on one date, worded once: each policy's slots,
+    each slot's texts and reason templates, each result with its fixed parts in place."""
 
-    number: int  # small and unique per library: the entries' key
-    fields: frozenset[str]
-
-
-#: A policy's evaluated conditions and their shapes.
-_Layout = tuple[list[Condition], tuple[_Shape, ...]]
-_LAYOUT: WeakKeyDictionary[Library, list[_Layout]] = WeakKeyDictionary()
-
-
-def _layout(library: Library) -> list[_Layout]:
-    """Per policy index, its layout (computed once per library)."""
-    layout = _LAYOUT.get(library)
-    if layout is None:
-        index: dict[tuple[str, str], _Shape] = {}
-        layout = _LAYOUT[library] = []
-        for p in library.policies:
-            evaluated = p.evaluated
-            shapes = []
-            for c in evaluated:
-                assert c.expr is not None
-                shape = index.get((c.expr.text, c.label))
-                if shape is None:
-                    shape = index[(c.expr.text, c.label)] = _Shape(len(index), c.fields)
-                shapes.append(shape)
-            layout.append((evaluated, tuple(shapes)))
-    return layout
+    params: dict[str, Any]
+    slots: list[_Slot]
+    slots_of: list[tuple[int, ...]]  # by policy index: the slots of its evaluated conditions
+    names: tuple[tuple[str, bool], ...]  # every fact (True) and variable (False) a slot shows
+    results: list[dict[str, Any]]  # by policy index: a result to copy, the rest filled in per answer
+    benefits: list[tuple[str, str | None, str | None] | None]  # by policy index: unit, explain, note
 
 
-class _Said:
-    """Condition entries for one answer. Policies share conditions (``region LIKE '3399%'``,
-    a size class, a credit rating): within one answer the same condition with the same
-    outcome reads the same values and gets the same reason, so each entry is built once and
-    the results that cite it share it (500 synthetic policies have 4,981 conditions, 1,721
-    distinct). Not shared between answers: keyed by the values they show, entries for
-    enterprises of the synthetic registry almost never repeat (numbers), and the memo cost
-    more than it saved (CPU p50 37.9 ms against 31.7 ms without, synthetic 500-policy answer)."""
+#: Per library, its wording by date: bounded like the library's own texts (as_of is user
+#: input), and gone with the library (a server rebuilds it on every publish).
+_WORDING: WeakKeyDictionary[Library, dict[dt.date, _Wording]] = WeakKeyDictionary()
+_WORDING_DATES = 64
 
-    __slots__ = ("entries", "explainer")
 
-    def __init__(self, explainer: explain.Explainer):
-        self.entries: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self.explainer = explainer
+def _wording(library: Library, as_of: dt.date) -> _Wording:
+    by_date = _WORDING.get(library)
+    if by_date is None:
+        by_date = _WORDING[library] = {}
+    wording = by_date.get(as_of)
+    if wording is None:
+        if len(by_date) >= _WORDING_DATES:
+            by_date.clear()
+        wording = by_date[as_of] = _word(library, as_of)
+    return wording
 
-    def __call__(
-        self, cond: Condition, shape: _Shape, outcome: bool | None, missing: tuple[str, ...]
-    ) -> dict[str, Any]:
-        # An unknown condition's reason names the policy's missing facts that it reads.
-        if outcome is None:
-            key: tuple[Any, ...] = (cond.id, shape.number, None, shape.fields.intersection(missing))
-        else:
-            key = (cond.id, shape.number, outcome)
-        entry = self.entries.get(key)
-        if entry is None:
-            label = cond.text(self.explainer.params)
-            values, reason = self.explainer(cond, outcome, missing, label)
-            entry = self.entries[key] = {
-                "id": cond.id,
-                "text": label,
+
+def _word(library: Library, as_of: dt.date) -> _Wording:
+    params = library.params_at(as_of)
+    texts = library.texts_at(as_of)
+    numbers: dict[tuple[str, str, str], int] = {}
+    slots: list[_Slot] = []
+    slots_of: list[tuple[int, ...]] = []
+    names: dict[tuple[str, bool], None] = {}
+    for policy in library.policies:
+        own = []
+        for c, label in zip(policy.evaluated, texts[policy.index].evaluated, strict=True):
+            assert c.expr is not None
+            number = numbers.get((c.id, c.expr.text, c.label))
+            if number is None:
+                number = numbers[(c.id, c.expr.text, c.label)] = len(slots)
+                shown = explain.shown_names(c, library)
+                names.update(dict.fromkeys(shown))
+                read = explain.parameters_read(c, library)
+                slots.append(
+                    _Slot(
+                        condition=c,
+                        fields=c.fields,
+                        id=c.id,
+                        text=label,
+                        shown=tuple(name for name, _ in shown),
+                        parameters={name: jsonable(params.get(name)) for name in read} if read else None,
+                        met=explain.reason_template(c, True, label, params, library),
+                        unmet=explain.reason_template(c, False, label, params, library),
+                        compared=explain.compared_name(c, library),
+                    )
+                )
+            own.append(number)
+        slots_of.append(tuple(own))
+    results = []
+    benefits: list[tuple[str, str | None, str | None] | None] = []
+    for policy in library.policies:
+        d = policy.definition
+        worded = texts[policy.index]
+        results.append(
+            {
+                "policy_id": d.id,
+                "title": d.title,
+                "verdict": None,
+                "detail": None,
+                "preconditions": list(worded.preconditions),
+                "alternative": None,
+                "conditions": None,
+                "missing": None,
+                "benefit": None,
+                "declarations": list(worded.declarations),
+                "summary": worded.summary,
+                **_static(policy, {}),
+                "document_number": d.document_at(as_of),  # the document in force on as_of
+            }
+        )
+        benefits.append(None if d.benefit is None else (d.benefit.unit, worded.explain, worded.amount_note))
+    return _Wording(params, slots, slots_of, tuple(names), results, benefits)
+
+
+def _conditions(
+    wording: _Wording,
+    evaluations: list[Evaluation],
+    facts: dict[str, Any],
+    variables: Variables,
+    explainer: explain.Explainer,
+) -> list[list[dict[str, Any]]]:
+    """Each evaluation's condition entries. A slot's entry is made once per answer and shared
+    by the results that cite it (read-only); a met or unmet one fills its template with the
+    enterprise's values, each worded once; an unknown one is worded by the explainer, as its
+    reason names the policy's missing facts that it reads."""
+    values: dict[str, Any] = {}  # name → the value shown, JSON-ready
+    words: dict[str, str] = {}  # name → the value worded
+    unknown: set[str] = set()  # names whose value is not known
+    for name, is_field in wording.names:
+        raw = facts[name] if is_field else variables.get(name)
+        shown = raw if is_field else explain.variable(variables, name)
+        values[name] = jsonable(shown)
+        words[name] = explainer.word(name, shown)
+        if raw is None:
+            unknown.add(name)
+    slots = wording.slots
+    entries: list[dict[str, Any] | None] = [None] * len(slots)
+    shared: dict[tuple[str, ...], dict[str, Any]] = {}  # the values of slots that show the same names
+
+    def entry(number: int, outcome: bool | None, missing: tuple[str, ...] = ()) -> dict[str, Any]:
+        slot = slots[number]
+        if outcome is None or slot.compared in unknown:
+            shown, reason = explainer(slot.condition, outcome, missing, slot.text)
+            return {
+                "id": slot.id,
+                "text": slot.text,
                 "outcome": _OUTCOME[outcome],
-                "values": {k: jsonable(v) for k, v in values.items()},
+                "values": {k: jsonable(v) for k, v in shown.items()},
                 "reason": reason,
             }
-        return entry
+        base = shared.get(slot.shown)
+        if base is None:
+            base = shared[slot.shown] = {name: values[name] for name in slot.shown}
+        parts = slot.met if outcome else slot.unmet
+        if len(parts) == 1:
+            reason = parts[0]
+        elif len(parts) == 3:
+            reason = parts[0] + words[parts[1]] + parts[2]
+        else:
+            reason = "".join(words[p] if i % 2 else p for i, p in enumerate(parts))
+        return {
+            "id": slot.id,
+            "text": slot.text,
+            "outcome": "met" if outcome else "unmet",
+            "values": base if slot.parameters is None else {**base, **slot.parameters},
+            "reason": reason,
+        }
+
+    def made(number: int, outcome: bool | None) -> dict[str, Any]:
+        made = entries[number] = entry(number, outcome)
+        return made
+
+    naming: dict[tuple[int, frozenset[str]], dict[str, Any]] = {}  # unknown entries naming missing facts
+    out = []
+    slots_of = wording.slots_of
+    for ev in evaluations:
+        numbers = slots_of[ev.policy.index]
+        if not ev.missing:
+            out.append([entries[n] or made(n, o) for n, o in zip(numbers, ev.outcomes, strict=True)])
+            continue
+        listed = []
+        for n, o in zip(numbers, ev.outcomes, strict=True):
+            if o is None and (named := slots[n].fields.intersection(ev.missing)):
+                e = naming.get((n, named))
+                if e is None:
+                    e = naming[(n, named)] = entry(n, None, ev.missing)
+            else:
+                e = entries[n] or made(n, o)
+            listed.append(e)
+        out.append(listed)
+    return out
 
 
-#: Per library, the static part of each policy's result by policy index; it goes when the
-#: library does.
-_STATIC: WeakKeyDictionary[Library, dict[int, dict[str, Any]]] = WeakKeyDictionary()
+def _results(
+    wording: _Wording,
+    evaluations: list[Evaluation],
+    conditions: list[list[dict[str, Any]]],
+    choices: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    out = []
+    results, benefits = wording.results, wording.benefits
+    for ev, listed in zip(evaluations, conditions, strict=True):
+        policy = ev.policy
+        result = results[policy.index].copy()  # fixed parts in place, in the contract's order
+        result["verdict"] = ev.verdict
+        # 满足前提即可享受: eligible on the known facts, once the enterprise has taken these actions.
+        result["detail"] = ev.detail
+        alt = policy.definition.alternative
+        if alt is not None:
+            group = choices[alt.group]
+            result["alternative"] = {
+                "group": group["group"],
+                "members": group["members"],
+                "chosen": group["chosen"] == policy.id,
+                "note": group["note"],
+            }
+        result["conditions"] = listed
+        result["missing"] = list(ev.missing)
+        benefit = benefits[policy.index]
+        if benefit is not None:
+            unit, explained, note = benefit
+            result["benefit"] = {
+                "amount": None if ev.amount is None else str(ev.amount),
+                "unit": unit,
+                "explain": explained,
+                "missing": list(ev.amount_missing),
+                "note": note,
+            }
+        out.append(result)
+    return out
 
 
 def _static(policy: Policy, statics: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """The parts of a result that depend only on the policy, built once per policy."""
+    """The parts of a result that depend only on the policy (kept in ``statics`` by index)."""
     cached = statics.get(policy.index)
     if cached is None:
         d = policy.definition
-        data = {
+        cached = statics[policy.index] = {
             "apply": d.apply.model_dump(mode="json"),
             "category": d.category,
             "issuer": d.issuer,
@@ -273,5 +374,4 @@ def _static(policy: Policy, statics: dict[int, dict[str, Any]]) -> dict[str, Any
             "valid_from": d.valid_from.isoformat(),
             "valid_to": None if d.valid_to is None else d.valid_to.isoformat(),
         }
-        cached = statics[policy.index] = data
     return cached

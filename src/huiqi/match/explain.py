@@ -193,6 +193,53 @@ class Explainer:
         return values, _reason(plan, label, outcome, facts, variables, params, missing, self.word)
 
 
+class _Hole:
+    """A value not known yet, worded as a mark where it will go (see ``reason_template``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+def reason_template(
+    condition: Condition, outcome: bool, label: str, params: dict[str, Any], library: Library
+) -> tuple[str, ...]:
+    """The reason for a met or unmet condition with its values left out: plain parts and
+    the names whose worded values go between them, alternately (``parts[1::2]`` are names).
+
+    Worded by ``_reason`` itself with holes for the values, so a filled template is exactly
+    what ``trace`` says for any enterprise whose values leave the sentence in this shape:
+    every value read is known or not, which the caller checks for ``compared`` plans (an
+    unknown value there has another sentence)."""
+    plan = _plan(condition, library)
+    holes = {name: _Hole(name) for name, _, _ in plan.shown}
+
+    def word(name: str, value: Any) -> str:
+        return f"\0{name}\0" if isinstance(value, _Hole) else value_text(name, value)
+
+    text = _reason(plan, label, outcome, holes, holes, params, (), word)
+    parts = tuple(text.split("\0"))
+    assert all(part in holes for part in parts[1::2]), text  # no text of a policy holds NUL
+    return parts
+
+
+def compared_name(condition: Condition, library: Library) -> str | None:
+    """The value a ``name OP bound`` condition words in a sentence of its own while it is known."""
+    return _plan(condition, library).compared
+
+
+def shown_names(condition: Condition, library: Library) -> tuple[tuple[str, bool], ...]:
+    """The facts and variables a condition's values show, in order, each with whether it is a
+    profile field (a variable shows the values it may still take when it is not decided)."""
+    return tuple((name, is_field) for name, _, is_field in _plan(condition, library).shown)
+
+
+def parameters_read(condition: Condition, library: Library) -> tuple[str, ...]:
+    """The parameters a condition's values show, after its facts and variables."""
+    return _plan(condition, library).parameters
+
+
 def _reason(
     plan: _Plan,
     label_text: str,
