@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,24 @@ def test_a_stale_or_corrupt_entry_is_ignored(tmp_path: Path, library: Library) -
     lean.store(library, root, cache)
     cache.chmod(0o777)
     assert lean.load(root, cache) is None
+
+
+def test_lean_answers_agree_on_synthetic_registry_enterprises(library: Library, lean_library: lean.Lean) -> None:
+    """Enterprises of the synthetic registry (missing facts, every size and industry), as JSON."""
+    from huiqi.batch.registry import iter_batches
+
+    def as_json(value: Any) -> Any:
+        return str(value) if isinstance(value, Decimal) else value.isoformat() if isinstance(value, dt.date) else value
+
+    compared = 0
+    for batch in iter_batches(150, 20260630):
+        for row in batch.to_pylist():
+            data = {k: as_json(v) for k, v in row.items() if v is not None}
+            facts = plain.facts(data)
+            assert facts is not None, data
+            for as_of in (dt.date(2025, 12, 31), dt.date(2026, 6, 30)):
+                if facts["registered_on"] is None or facts["registered_on"] <= as_of:
+                    full = answer(data, as_of, library)
+                    assert lean_library.answer(facts, as_of) == full, data
+                    compared += 1
+    assert compared >= 250
