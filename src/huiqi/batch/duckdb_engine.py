@@ -11,8 +11,9 @@ DuckDB's pipeline and one result batch, not by the registry.
   Arrow record batches; each batch is split per policy with pyarrow (no SQL unpivot) and
   appended to one Parquet file per policy, ``pairs/policy_id=<id>/part-0.parquet``, the
   policies written in parallel threads (pyarrow releases the GIL while it encodes). The
-  verdict is dictionary-encoded; ``missing`` is taken from :meth:`Plan.missing_masks` by
-  index. The summary is counted from exactly the arrays written.
+  verdict is dictionary-encoded; ``missing`` is taken by index from the table of
+  :meth:`Plan.missing_masks` (built with numpy, :func:`huiqi.batch.arrowbits.subsets`).
+  The summary is counted from exactly the arrays written.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from huiqi.batch import arrowbits
 from huiqi.batch.base import PAIRS, VERDICTS, Progress, RunOptions, RunResult, summaries_from_counts
 from huiqi.rules.library import FIELD_BITS
 from huiqi.rules.sqlquery import PROFILE_COLUMNS, Plan
@@ -62,7 +64,10 @@ def wide_select(plan: Plan, source: str) -> exp.Select:
             default=exp.Literal.number(UNDETERMINED),
         )
         undetermined = exp.Is(this=met.copy(), expression=exp.null())
-        mask = exp.Case(ifs=[exp.If(this=undetermined, true=plan.mask_sql(p))], default=exp.Literal.number(0))
+        # FIELD_BITS < 2^31: read as int32 by PairsWriter.
+        mask = exp.cast(
+            exp.Case(ifs=[exp.If(this=undetermined, true=plan.mask_sql(p))], default=exp.Literal.number(0)), "INTEGER"
+        )
         q = q.select(
             exp.alias_(exp.cast(verdict, "TINYINT"), f"v{i}"),
             exp.alias_(plan.amount_sql(p), f"a{i}"),
@@ -176,12 +181,13 @@ class PairsWriter:
                 pa.field("missing", pa.list_(pa.string())),
             ]
         )
-        self.verdicts = pa.array(VERDICTS, pa.string())
-        masks = plan.missing_masks()
-        # FIELD_BITS mask → row of the masks table (its missing list).
+        # Arrays are built from buffers, never with pa.array (see huiqi.batch.arrowbits).
+        self.verdicts = arrowbits.strings(VERDICTS)
+        fields = plan.read_fields
+        masks, self.missing = arrowbits.subsets(fields, [FIELD_BITS[f] for f in fields])
+        # FIELD_BITS mask → index of its missing list (as Plan.missing_masks, which Spark joins).
         self.mask_row = np.zeros(1 << max(FIELD_BITS.values()).bit_length(), dtype=np.int32)
-        self.mask_row[masks.column("mask").to_numpy()] = np.arange(masks.num_rows, dtype=np.int32)
-        self.missing = masks.column("missing").combine_chunks()
+        self.mask_row[masks] = np.arange(len(masks), dtype=np.int32)
         self.writers = []
         for p in plan.policies:
             folder = root / f"policy_id={p.id}"
@@ -210,31 +216,31 @@ class PairsWriter:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        code = batch.column(f"v{i}").to_numpy()
+        code = arrowbits.to_numpy(batch.column(f"v{i}"), np.int8)
         amount = batch.column(f"a{i}")
         keep = None if self.all_pairs else code != INELIGIBLE
         rows = (
             batch.column(self.plan.key),
             code,
             amount,
-            batch.column(f"k{i}").to_numpy(),
+            arrowbits.to_numpy(batch.column(f"k{i}"), np.int32),
         )
         if keep is not None and not keep.all():
-            mask = pa.array(keep)
+            mask = arrowbits.bools(keep)
             rows = (rows[0].filter(mask), code[keep], amount.filter(mask), rows[3][keep])
         uscc, code, amount, fields = rows
         table = pa.Table.from_arrays(
             [
                 uscc,
-                pa.DictionaryArray.from_arrays(pa.array(code, pa.int8()), self.verdicts),
+                pa.DictionaryArray.from_arrays(arrowbits.from_numpy(code, pa.int8()), self.verdicts),
                 amount,
-                self.missing.take(pa.array(self.mask_row[fields])),
+                self.missing.take(arrowbits.from_numpy(self.mask_row[fields], pa.int32())),
             ],
             schema=self.schema,
         )
         self.writers[i].write_table(table)
         eligible = code == ELIGIBLE
-        eligible_amount = pc.sum(amount.filter(pa.array(eligible))).as_py() if eligible.any() else None
+        eligible_amount = pc.sum(amount.filter(arrowbits.bools(eligible))).as_py() if eligible.any() else None
         with self._lock:
             c = self.counts[self.plan.policies[i].id]
             c["eligible"] += int(np.count_nonzero(eligible))

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from huiqi.batch import arrowbits
 from huiqi.batch.base import (
     MANIFEST,
     BatchEngine,
@@ -131,16 +132,18 @@ def write_summary(out: Path, summaries: list[PolicySummary]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table(
-        {
-            "policy_id": pa.array([s.policy_id for s in summaries], pa.string()),
-            "title": pa.array([s.title for s in summaries], pa.string()),
-            "eligible": pa.array([s.eligible for s in summaries], pa.int64()),
-            "undetermined": pa.array([s.undetermined for s in summaries], pa.int64()),
-            "ineligible": pa.array([s.ineligible for s in summaries], pa.int64()),
-            "eligible_amount": pa.array([s.eligible_amount for s in summaries], pa.decimal128(38, 2)),
-            "preconditions": pa.array(["；".join(s.preconditions) for s in summaries], pa.string()),
-        }
+    # Built from buffers: pa.array would import pandas (huiqi.batch.arrowbits).
+    table = pa.Table.from_arrays(
+        [
+            arrowbits.strings([s.policy_id for s in summaries]),
+            arrowbits.strings([s.title for s in summaries]),
+            arrowbits.int64s([s.eligible for s in summaries]),
+            arrowbits.int64s([s.undetermined for s in summaries]),
+            arrowbits.int64s([s.ineligible for s in summaries]),
+            arrowbits.decimals([s.eligible_amount for s in summaries], 38, 2),
+            arrowbits.strings(["；".join(s.preconditions) for s in summaries]),
+        ],
+        names=list(SUMMARY_COLUMNS),
     )
     pq.write_table(table, out / "summary.parquet", compression="zstd")
     with (out / "summary.csv").open("w", encoding="utf-8-sig", newline="") as f:
