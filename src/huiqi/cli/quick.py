@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="huiqi match", description=DESCRIPTION)
     p.add_argument("profile", type=Path, help=PROFILE_HELP)
     p.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD", help=AS_OF_HELP)
-    p.add_argument("--format", dest="fmt", default="table", metavar="table|json", help=FORMAT_HELP)
+    p.add_argument("--format", dest="fmt", default="table", metavar="table|json", help=f"{FORMAT_HELP}（默认 table）")
     p.add_argument("--policies", type=Path, metavar="DIR", help=POLICIES_HELP)
     return p
 
