@@ -233,11 +233,15 @@ class SqlGen:
         rest = self.sql_set(default) if default is not None else exp.Literal.number(EnumBits.NULL)
         for branch in reversed(node.args["ifs"]):
             c, r = self.sql(branch.this), self.sql_set(branch.args["true"])
-            # this branch's values when its test may be true; the rest's when it is not surely true
-            maybe = exp.Coalesce(this=c.copy(), expressions=[exp.true()])
-            mine = exp.Case(ifs=[exp.If(this=maybe, true=r)], default=exp.Literal.number(0))
-            others = exp.Case(ifs=[exp.If(this=c, true=exp.Literal.number(0))], default=rest)
-            rest = exp.Paren(this=exp.BitwiseOr(this=mine, expression=others))
+            # this branch's values when its test is true; when it is not, the rest's, and this
+            # branch's too when the test is unknown. The test is evaluated once for the rows that
+            # meet it (most rows of a registry stop at one branch); only the others test again.
+            unknown = exp.Case(
+                ifs=[exp.If(this=exp.Is(this=exp.Paren(this=c.copy()), expression=exp.null()), true=r.copy())],
+                default=exp.Literal.number(0),
+            )
+            otherwise = exp.Paren(this=exp.BitwiseOr(this=unknown, expression=rest))
+            rest = exp.Case(ifs=[exp.If(this=c, true=r)], default=otherwise)
         return rest
 
     def _set_test(self, subject: exp.Expr, values: list[str], negate: bool) -> exp.Expr:
