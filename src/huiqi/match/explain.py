@@ -203,24 +203,34 @@ class _Hole:
 
 
 def reason_template(
-    condition: Condition, outcome: bool, label: str, params: dict[str, Any], library: Library
+    condition: Condition,
+    outcome: bool | None,
+    label: str,
+    params: dict[str, Any],
+    library: Library,
+    missing: frozenset[str] = frozenset(),
+    absent: frozenset[str] = frozenset(),
 ) -> tuple[str, ...]:
-    """The reason for a met or unmet condition with its values left out: plain parts and
-    the names whose worded values go between them, alternately (``parts[1::2]`` are names).
+    """The reason for a condition with its values left out: plain parts and the names whose
+    worded values go between them, alternately (``parts[1::2]`` are names).
 
     Worded by ``_reason`` itself with holes for the values, so a filled template is exactly
-    what ``trace`` says for any enterprise whose values leave the sentence in this shape:
-    every value read is known or not, which the caller checks for ``compared`` plans (an
-    unknown value there has another sentence)."""
+    what ``trace`` says for any enterprise whose values leave the sentence in this shape.
+    A met or unmet one: every value it shows is known or not, which the caller checks for
+    ``compared`` plans (an unknown value there has another sentence). An unknown one: the
+    policy's ``missing`` facts it reads and its facts that are ``absent`` decide the shape."""
     plan = _plan(condition, library)
-    holes = {name: _Hole(name) for name, _, _ in plan.shown}
+    holes: dict[str, Any] = {name: _Hole(name) for name, _, _ in plan.shown}
+    facts = holes
+    if outcome is None:
+        facts = {f: None if f in absent else _Hole(f) for f in plan.fields}
 
     def word(name: str, value: Any) -> str:
         return f"\0{name}\0" if isinstance(value, _Hole) else value_text(name, value)
 
-    text = _reason(plan, label, outcome, holes, holes, params, (), word)
+    text = _reason(plan, label, outcome, facts, holes, params, tuple(missing), word)
     parts = tuple(text.split("\0"))
-    assert all(part in holes for part in parts[1::2]), text  # no text of a policy holds NUL
+    assert all(part in holes or part in facts for part in parts[1::2]), text  # no policy text holds NUL
     return parts
 
 
@@ -254,7 +264,7 @@ def _reason(
         deciding = [f for f in plan.fields if f in missing] or [f for f in plan.fields if facts.get(f) is None]
         absent = [FIELDS[f].label for f in deciding if facts.get(f) is None]
         # A fact that is given but too coarse to decide (行业只写到门类 C): say so, do not call it missing.
-        vague = [f"{FIELDS[f].label} {value_text(f, facts[f])} 不够具体" for f in deciding if facts.get(f) is not None]
+        vague = [f"{FIELDS[f].label} {word(f, facts[f])} 不够具体" for f in deciding if facts.get(f) is not None]
         parts = ([f"缺少{'、'.join(absent)}"] if absent else []) + vague
         return f"{label_text}：{'，'.join(parts) or '缺少相关信息'}，无法判断"
     if plan.compared is not None:
