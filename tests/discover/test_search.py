@@ -130,6 +130,14 @@ def test_a_query_too_long_is_refused_naming_the_field(golden: Backend) -> None:
     assert e.value.field == "q" and "过长" in e.value.message_zh
 
 
+@pytest.mark.parametrize("q", ["农业\x00", "\x00", "银\x07行"])
+def test_a_query_with_control_characters_is_refused_naming_the_field(golden: Backend, q: str) -> None:
+    # NUL used to end the FTS5 phrase early: a database error, a server error on the page.
+    with pytest.raises(SearchError) as e:
+        search(golden, q, today=TODAY)
+    assert e.value.field == "q" and "控制字符" in e.value.message_zh
+
+
 # --- the shipped library: words people use ------------------------------------------------------
 @pytest.fixture(scope="module")
 def shipped(make_backend: Callable[[list[PolicyDoc]], Backend]) -> Backend:

@@ -225,6 +225,8 @@ def test_policies_page_lists_and_filters(client: TestClient, library: Library) -
     bad = client.get("/policies", params={"region": "abc", "in_force_on": "x", "category": "?"})
     assert bad.status_code == 422
     assert "请从列表中选择所在地区" in bad.text
+    nul = client.get("/policies", params={"q": "农业\x00"})  # FTS5 read NUL as the end of the phrase: 500
+    assert nul.status_code == 422 and "控制字符" in nul.text
 
 
 def test_policies_page_searches_with_synonyms_and_marks_the_words(client: TestClient, library: Library) -> None:

@@ -148,6 +148,10 @@ def parse_query(query: str) -> tuple[Term, ...]:
         raise SearchError(
             "q", f"搜索词过长，请不超过{MAX_QUERY_CHARS}个字", f"the query is longer than {MAX_QUERY_CHARS} characters"
         )
+    # A control character is never typed: it comes from a crafted link, and NUL ends an FTS5
+    # string early (SQLite: "unterminated string") and is refused by PostgreSQL's text.
+    if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in query):
+        raise SearchError("q", "搜索词含有不可见的控制字符", "the query contains control characters")
     return tuple(Term(w, text.alternatives(w)) for w in text.query_terms(query))
 
 
