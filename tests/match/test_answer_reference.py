@@ -85,3 +85,25 @@ def test_two_dates_in_one_process_word_their_own_parameters(shipped: Library) ->
         for as_of in (DATES[1], DATES[0], DATES[1]):
             compared += same_bytes(profile, as_of, shipped)
     assert compared > 15
+
+
+def test_a_label_that_looks_like_code_stays_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Labels are written into the code generated per date as literals: quotes, backslashes
+    and newlines in a label must come out as typed, and never run."""
+    import shutil
+
+    root = tmp_path / "policies"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "policies", root)
+    path = root / "lj" / "sci.rd-subsidy.yaml"
+    crafted = "注册地在临江市'''\\\"); __import__('os').system('touch PWNED') #\\n"
+    text = path.read_text("utf-8")
+    assert "label: 注册地在临江市\n" in text
+    quoted = json.dumps(crafted, ensure_ascii=False)
+    path.write_text(text.replace("label: 注册地在临江市\n", f"label: {quoted}\n"), "utf-8")
+    monkeypatch.chdir(tmp_path)
+    library = load_library(root)
+    profile = json.loads((EXAMPLES / "manufacturer.json").read_text("utf-8"))
+    assert same_bytes(profile, DATES[0], library)
+    (result,) = [r for r in answer(profile, DATES[0], library)["results"] if r["policy_id"] == "lj.sci.rd-subsidy"]
+    assert crafted in [c["text"] for c in result["conditions"]]
+    assert not (tmp_path / "PWNED").exists()
