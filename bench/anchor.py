@@ -215,6 +215,7 @@ def side_one(args: argparse.Namespace) -> dict[str, Any]:
     cpu: list[float] = []  # this process's CPU time: what a shared, loaded machine hides in the wall time
     eligible: list[dict[str, bool]] = []
     gc.collect()
+    gc.freeze()  # as `huiqi serve` does once loaded (web/app.py): no collection walks the library
     for r in range(args.repeat):
         for p in profiles:
             t, c = time.perf_counter(), time.process_time()

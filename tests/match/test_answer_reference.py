@@ -107,3 +107,18 @@ def test_a_label_that_looks_like_code_stays_text(tmp_path: Path, monkeypatch: py
     (result,) = [r for r in answer(profile, DATES[0], library)["results"] if r["policy_id"] == "lj.sci.rd-subsidy"]
     assert crafted in [c["text"] for c in result["conditions"]]
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_policies_filed_out_of_id_order_are_answered_in_id_order() -> None:
+    from tests.builders import files_for, policy_yaml
+
+    # files cn/p0..p2 hold ids z, m, a: the library's order is not id order
+    docs = [
+        policy_yaml(["employees <= 10"], formula="employees * 100", id=f"cn.test.{name}", title=f"政策{name}")
+        for name in ("z", "m", "a")
+    ]
+    library = load_library(files=files_for(*docs))
+    for employees in (5, 50):
+        assert same_bytes({"employees": employees, "region": "339901"}, DATES[0], library)
+    ids = [r["policy_id"] for r in answer({"employees": 50}, DATES[0], library)["results"]]
+    assert ids == ["cn.test.a", "cn.test.m", "cn.test.z"]

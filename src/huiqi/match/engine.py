@@ -7,6 +7,7 @@ API and ``--format json``; ``match()`` returns the same answer as typed pydantic
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -58,7 +59,8 @@ def answer(
     library = library or default_library()
     variables, evaluations = library.evaluate(profile, as_of, policy_ids)
     facts = profile.facts()
-    evaluations.sort(key=lambda ev: (_ORDER[ev.verdict], -(ev.amount or 0), ev.policy.id))
+    wording = _wording(library, as_of)
+    evaluations = _sorted(evaluations, wording.rank, wording.in_id_order)
     choices = choose(evaluations)
     # Exclusive groups count once, with their chosen member (two reduced CIT rates never add up).
     left_out = {e.policy.id for c in choices.values() for e in c.members if e is not c.chosen}
@@ -78,7 +80,6 @@ def answer(
                 sums = conditional_by_unit if ev.policy.conditional else by_unit
                 sums[benefit.unit] = sums.get(benefit.unit, Decimal("0.00")) + ev.amount
     counts["eligible"] -= conditional
-    wording = _wording(library, as_of)
     notes = {group: _choice(choice) for group, choice in choices.items()}
     explainer = explain.Explainer(library, facts, variables, wording.params)
     conditions = _conditions(library, wording, evaluations, facts, variables, explainer)
@@ -96,6 +97,26 @@ def answer(
             "conditional_amount_by_unit": {unit: str(total) for unit, total in sorted(conditional_by_unit.items())},
         },
     }
+
+
+def _sorted(evaluations: list[Evaluation], rank: list[int], in_id_order: bool) -> list[Evaluation]:
+    """Eligible first, then undetermined, then ineligible; within each the larger known amount
+    first, then by policy id (``rank``: each policy's place in id order). The ineligible have
+    no amount and come in library order: sorted only when that is not id order already
+    (``in_id_order``: the policies in force are in id order)."""
+    by_verdict: dict[str, list[Evaluation]] = {"eligible": [], "undetermined": [], "ineligible": []}
+    for ev in evaluations:
+        by_verdict[ev.verdict].append(ev)
+    eligible, undetermined, ineligible = by_verdict.values()
+
+    def amount_then_id(ev: Evaluation) -> tuple[Decimal | int, int]:
+        return -(ev.amount or 0), rank[ev.policy.index]
+
+    eligible.sort(key=amount_then_id)
+    undetermined.sort(key=amount_then_id)
+    if not in_id_order:
+        ineligible.sort(key=amount_then_id)
+    return eligible + undetermined + ineligible
 
 
 def match(
@@ -215,6 +236,9 @@ class _Wording:
     results: list[dict[str, Any]]  # by policy index: a result to copy, the rest filled in per answer
     benefits: list[tuple[str, str | None, str | None] | None]  # by policy index: unit, explain, note
     conditional: list[bool]  # by policy index: waits on an action (满足前提即可享受 when eligible)
+    groups: list[str | None]  # by policy index: its exclusive group (alternative), if any
+    rank: list[int]  # by policy index: its place in id order (results are sorted by id last)
+    in_id_order: bool  # the policies in force come in id order
 
 
 #: Per library, its wording by date: bounded like the library's own texts (as_of is user
@@ -294,6 +318,9 @@ def _word(library: Library, as_of: dt.date) -> _Wording:
             }
         )
         benefits.append(None if d.benefit is None else (d.benefit.unit, worded.explain, worded.amount_note))
+    rank = [0] * len(library.policies)
+    for place, policy in enumerate(sorted(library.policies, key=lambda p: p.id)):
+        rank[policy.index] = place
     return _Wording(
         params=params,
         in_force=len(in_force),
@@ -305,6 +332,9 @@ def _word(library: Library, as_of: dt.date) -> _Wording:
         results=results,
         benefits=benefits,
         conditional=[p.conditional for p in library.policies],
+        groups=[None if p.definition.alternative is None else p.definition.alternative.group for p in library.policies],
+        rank=rank,
+        in_id_order=all(rank[a.index] < rank[b.index] for a, b in itertools.pairwise(in_force)),
     )
 
 
@@ -401,26 +431,25 @@ def _results(
     choices: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     out = []
-    results, benefits, conditional = wording.results, wording.benefits, wording.conditional
+    results, benefits, conditional, groups = wording.results, wording.benefits, wording.conditional, wording.groups
     for ev, listed in zip(evaluations, conditions, strict=True):
-        policy = ev.policy
-        result = results[policy.index].copy()  # fixed parts in place, in the contract's order
+        index = ev.policy.index
+        result = results[index].copy()  # fixed parts in place, in the contract's order
         result["verdict"] = ev.verdict
         # 满足前提即可享受: eligible on the known facts, once the enterprise has taken these actions.
-        if ev.verdict == "eligible" and conditional[policy.index]:
+        if conditional[index] and ev.verdict == "eligible":
             result["detail"] = "conditional"
-        alt = policy.definition.alternative
-        if alt is not None:
-            group = choices[alt.group]
+        if groups[index] is not None:
+            group = choices[groups[index]]  # type: ignore[index]
             result["alternative"] = {
                 "group": group["group"],
                 "members": group["members"],
-                "chosen": group["chosen"] == policy.id,
+                "chosen": group["chosen"] == result["policy_id"],
                 "note": group["note"],
             }
         result["conditions"] = listed
         result["missing"] = list(ev.missing)
-        benefit = benefits[policy.index]
+        benefit = benefits[index]
         if benefit is not None:
             unit, explained, note = benefit
             result["benefit"] = {
