@@ -292,3 +292,30 @@ def test_amounts_round_the_same_on_both_sides_of_the_64_bit_fast_path(tmp_path: 
     for policy, ev in zip(library.policies, evaluations, strict=True):
         assert ev.amount is not None
         assert sql[f"{policy.id}:amount"] == ev.amount, (policy.formula.text if policy.formula else "", revenue)
+
+
+def test_large_products_are_exact_in_sql_not_an_overflow_error(tmp_path: Path) -> None:
+    """Money times an integer or times money is multiplied in 128 bits: in 64 bits DuckDB
+    raised "Overflow in multiplication of DECIMAL(18)" and stopped the whole batch run."""
+    formulas = [
+        "monthly_sales * 12 * 0.01",
+        "(revenue * total_assets) * 0.000001",
+        "employees * monthly_sales * 0.0001",
+    ]
+    docs = [
+        policy_yaml(["revenue >= 0"], f, id=f"cn.test.large{i}", valid_from=dt.date(2000, 1, 1))
+        for i, f in enumerate(formulas)
+    ]
+    for name, text in files_for(*docs).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    library = load_library(tmp_path)
+    profile = parse_profile(
+        {"revenue": "90000000000.05", "total_assets": "90000000000.03", "monthly_sales": "9000000000000000.07",
+         "employees": 9}
+    )  # fmt: skip
+    (sql,) = duckdb_rows(library, [profile.facts()])
+    _, evaluations = library.evaluate(profile, AS_OF)
+    for policy, ev in zip(library.policies, evaluations, strict=True):
+        assert ev.amount is not None and ev.amount > 10**12
+        assert sql[f"{policy.id}:amount"] == ev.amount, policy.formula.text if policy.formula else ""
