@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from huiqi.match import explain
-from huiqi.match.engine import jsonable
+from huiqi.match.explain import jsonable
 from huiqi.profile import Profile, parse_profile
 from huiqi.rules import Evaluation, Library
 from huiqi.rules.library import Choice, choose

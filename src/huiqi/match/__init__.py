@@ -6,8 +6,9 @@ disk cache) loads without the engine, pydantic and sqlglot.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from huiqi import lazy
 
 if TYPE_CHECKING:
     from huiqi.match.engine import answer, default_library, match
@@ -23,11 +24,4 @@ _WHERE = {
 
 __all__ = ["MatchResult", "PolicyResult", "answer", "default_library", "match"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _WHERE)

@@ -17,6 +17,7 @@ from weakref import WeakKeyDictionary
 
 from huiqi import clock
 from huiqi.match import explain
+from huiqi.match.explain import jsonable
 from huiqi.match.result import MatchResult
 from huiqi.profile import Profile, check_registered, parse_profile
 from huiqi.rules import Condition, Evaluation, Library, Policy
@@ -33,16 +34,6 @@ def default_library() -> Library:
     from huiqi.rules.cache import load_library_cached
 
     return load_library_cached()
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)  # exact: money and rates stay decimal strings
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def answer(

@@ -36,6 +36,17 @@ def _number(x: Decimal) -> str:
     return text[:-3] if text.endswith(".00") else text
 
 
+def jsonable(value: Any) -> Any:
+    """A value as the answer's JSON holds it."""
+    if isinstance(value, Decimal):
+        return str(value)  # exact: money and rates stay decimal strings
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def value_text(name: str, value: Any) -> str:
     if value is None:
         return "未填写"

@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from huiqi.match.explain import _reason, value_text
+from huiqi.match.explain import _reason, jsonable, value_text
 from huiqi.rules import cache
 from huiqi.rules.runtime import RUNTIME, q2
 
@@ -297,16 +297,6 @@ class Lean:
     def dumps(self, answer: dict[str, Any]) -> str:
         """``MatchResult.model_validate(answer).model_dump_json(indent=2)``, without pydantic."""
         return json.dumps(_ordered(answer, self.data["json"]), ensure_ascii=False, indent=2)
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def _ordered(value: Any, shape: Any) -> Any:

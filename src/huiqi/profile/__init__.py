@@ -7,8 +7,9 @@ reads a profile without it when it can, see ``huiqi.profile.plain``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from huiqi import lazy
 
 if TYPE_CHECKING:
     from huiqi.profile.fields import FIELDS, FieldSpec, normalise
@@ -36,11 +37,4 @@ __all__ = [
     "parse_profile",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _WHERE)

@@ -7,8 +7,9 @@ library from the disk cache with them alone).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from huiqi import lazy
 
 if TYPE_CHECKING:
     from huiqi.rules.library import (
@@ -51,11 +52,4 @@ __all__ = [
     "load_library",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _WHERE)

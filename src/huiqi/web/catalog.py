@@ -12,29 +12,19 @@ pages only.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from huiqi import vocab
 from huiqi.discover import region_label
+from huiqi.match.explain import jsonable
 from huiqi.match.result import Apply
 from huiqi.profile import FIELDS
 from huiqi.rules import Library, Policy
 from huiqi.web.templating import is_portal
 
 Category = Literal["tax", "subsidy", "reward", "finance", "talent", "employment"]
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 # --- models (the API's JSON) --------------------------------------------------------------
