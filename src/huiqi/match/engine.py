@@ -52,7 +52,8 @@ def answer(
     facts = profile.facts()
     wording = _wording(library, as_of)
     evaluations = _sorted(evaluations, wording.rank, wording.in_id_order)
-    choices = choose(evaluations)
+    groups = wording.groups
+    choices = choose([ev for ev in evaluations if groups[ev.policy.index] is not None])
     # Exclusive groups count once, with their chosen member (two reduced CIT rates never add up).
     left_out = {e.policy.id for c in choices.values() for e in c.members if e is not c.chosen}
     # 可享受 and its total hold only what the known facts establish; a policy that waits on an

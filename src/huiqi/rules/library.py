@@ -475,9 +475,10 @@ class Library:
                 if None in outcomes:
                     verdict = "undetermined"
                     bits = 0
+                    evaluated = policy.evaluated  # a list built per call: once per policy
                     for j, outcome in enumerate(outcomes):
                         if outcome is None:
-                            bits |= deps_of(policy.evaluated[j].expr)  # type: ignore[arg-type]
+                            bits |= deps_of(evaluated[j].expr)  # type: ignore[arg-type]
                     missing = field_names(bits)
                 amount: Decimal | None = None
                 amount_missing: tuple[str, ...] = ()
