@@ -19,7 +19,7 @@ DuckDB's pipeline and one result batch, not by the registry.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -151,11 +151,18 @@ class DuckDBEngine:
         n = 0
         try:
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="huiqi-pairs") as pool:
+                # Pipelined: DuckDB computes the next batch while the pool encodes this one
+                # (both release the GIL); a policy's file still gets its batches in order.
+                writing: list[Future[None]] = []
                 for batch in reader:
-                    writer.write(batch, pool)
+                    for done in writing:
+                        done.result()
+                    writing = writer.submit(batch, pool)
                     n += batch.num_rows
                     if on_progress:
                         on_progress(n, total)
+                for done in writing:
+                    done.result()
         finally:
             writer.close()
         if on_progress:
@@ -207,9 +214,9 @@ class PairsWriter:
         self.written = 0
         self._lock = threading.Lock()
 
-    def write(self, batch: Any, pool: ThreadPoolExecutor) -> None:
-        for _ in pool.map(lambda i: self._write_policy(batch, i), range(len(self.plan.policies))):
-            pass
+    def submit(self, batch: Any, pool: ThreadPoolExecutor) -> list[Future[None]]:
+        """Start writing ``batch`` (every policy's part of it) on ``pool``."""
+        return [pool.submit(self._write_policy, batch, i) for i in range(len(self.plan.policies))]
 
     def _write_policy(self, batch: Any, i: int) -> None:
         import numpy as np
