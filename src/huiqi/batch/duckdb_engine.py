@@ -10,10 +10,11 @@ DuckDB's pipeline and one result batch, not by the registry.
   enterprise (per policy: a verdict code, the amount, the missing-facts mask), streamed as
   Arrow record batches; each batch is split per policy with pyarrow (no SQL unpivot) and
   appended to one Parquet file per policy, ``pairs/policy_id=<id>/part-0.parquet``, the
-  policies written in parallel threads (pyarrow releases the GIL while it encodes). The
-  verdict is dictionary-encoded; ``missing`` is taken by index from the table of
-  :meth:`Plan.missing_masks` (built with numpy, :func:`huiqi.batch.arrowbits.subsets`).
-  The summary is counted from exactly the arrays written.
+  policies written in parallel threads (pyarrow releases the GIL while it encodes) while
+  DuckDB computes the next batch. The verdict is dictionary-encoded; ``missing`` is taken
+  by index from the table of :meth:`Plan.missing_masks` (built with numpy,
+  :func:`huiqi.batch.arrowbits.subsets`). The summary is counted from exactly the arrays
+  written.
 """
 
 from __future__ import annotations
