@@ -17,7 +17,7 @@ from weakref import WeakKeyDictionary
 
 from huiqi import clock
 from huiqi.match import explain
-from huiqi.match.explain import jsonable
+from huiqi.match.explain import jsonable, totals_json
 from huiqi.match.result import MatchResult
 from huiqi.profile import Profile, check_registered, parse_profile
 from huiqi.rules import Condition, Evaluation, Library, Policy
@@ -81,13 +81,7 @@ def answer(
         "possible": {k: list(v) for k, v in variables.possible.items()},
         "results": _results(wording, evaluations, conditions, notes),
         "alternatives": list(notes.values()),
-        "totals": {
-            **counts,
-            "conditional": conditional,
-            "eligible_amount": str(sum(by_unit.values(), Decimal("0.00"))),
-            "eligible_amount_by_unit": {unit: str(total) for unit, total in sorted(by_unit.items())},
-            "conditional_amount_by_unit": {unit: str(total) for unit, total in sorted(conditional_by_unit.items())},
-        },
+        "totals": totals_json(counts, conditional, by_unit, conditional_by_unit),
     }
 
 

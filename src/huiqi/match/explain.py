@@ -47,6 +47,20 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def totals_json(
+    counts: dict[str, int], conditional: int, by_unit: dict[str, Decimal], conditional_by_unit: dict[str, Decimal]
+) -> dict[str, Any]:
+    """The answer's ``totals``: counts per verdict (可享受 without the conditional ones), and the
+    eligible amounts per benefit unit, the conditional ones apart and not in the total."""
+    return {
+        **counts,
+        "conditional": conditional,
+        "eligible_amount": str(sum(by_unit.values(), Decimal("0.00"))),
+        "eligible_amount_by_unit": {unit: str(total) for unit, total in sorted(by_unit.items())},
+        "conditional_amount_by_unit": {unit: str(total) for unit, total in sorted(conditional_by_unit.items())},
+    }
+
+
 def value_text(name: str, value: Any) -> str:
     if value is None:
         return "未填写"

@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from huiqi.match.explain import _reason, jsonable, value_text
+from huiqi.match.explain import _reason, jsonable, totals_json, value_text
 from huiqi.rules import cache
 from huiqi.rules.runtime import RUNTIME, q2
 
@@ -285,13 +285,7 @@ class Lean:
             "possible": {k: list(v) for k, v in variables.possible.items()},
             "results": [_result(ev, as_of, params, said, notes) for ev in evaluations],
             "alternatives": list(notes.values()),
-            "totals": {
-                **counts,
-                "conditional": conditional,
-                "eligible_amount": str(sum(by_unit.values(), Decimal("0.00"))),
-                "eligible_amount_by_unit": {unit: str(total) for unit, total in sorted(by_unit.items())},
-                "conditional_amount_by_unit": {unit: str(total) for unit, total in sorted(conditional_by_unit.items())},
-            },
+            "totals": totals_json(counts, conditional, by_unit, conditional_by_unit),
         }
 
     def dumps(self, answer: dict[str, Any]) -> str:
